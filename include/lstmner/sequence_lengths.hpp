@@ -1,0 +1,57 @@
+#pragma once
+/// \file sequence_lengths.hpp
+/// The lengths of the sequences in a padded, time-major batch.
+///
+/// A batch of B sequences padded to T = max length is stored time-major: step t holds one column
+/// per sequence. Sequence b is real at steps 0 .. lengths[b]-1 and padding after that; padded steps
+/// never change a layer's state and never receive gradient.
+
+#include <lstmner/tensor.hpp>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace lstmner {
+
+class SequenceLengths {
+ public:
+  SequenceLengths() = default;
+  /// Throws std::invalid_argument for an empty batch or a length below 1.
+  explicit SequenceLengths(std::vector<Index> lengths) : lengths_(std::move(lengths)) {
+    require(!lengths_.empty(), "SequenceLengths: a batch needs at least one sequence");
+    for (std::size_t b = 0; b < lengths_.size(); ++b) {
+      require(lengths_[b] >= 1, "SequenceLengths: sequence " + std::to_string(b) +
+                                    " has length " + std::to_string(lengths_[b]) +
+                                    "; every sequence needs at least one step");
+      max_length_ = std::max(max_length_, lengths_[b]);
+      num_tokens_ += lengths_[b];
+    }
+  }
+
+  Index batch_size() const { return static_cast<Index>(lengths_.size()); }
+  Index max_length() const { return max_length_; }
+  /// Number of real (unpadded) steps over the whole batch.
+  Index num_tokens() const { return num_tokens_; }
+  Index operator[](Index b) const { return lengths_[static_cast<std::size_t>(b)]; }
+  const std::vector<Index>& lengths() const { return lengths_; }
+  /// True where step t of sequence b is real, not padding.
+  bool active(Index t, Index b) const { return t < (*this)[b]; }
+
+  /// Throws unless a (features, batch, time) tensor matches this batch.
+  template <class Scalar>
+  void check(const Tensor3<Scalar>& x, const std::string& who) const {
+    require(x.dim(1) == batch_size() && x.dim(2) == max_length(),
+            who + ": input of shape " + shape_string(x.shape()) + " does not match a batch of " +
+                std::to_string(batch_size()) + " sequences of max length " +
+                std::to_string(max_length()) + " (expected (features, " +
+                std::to_string(batch_size()) + ", " + std::to_string(max_length()) + "))");
+  }
+
+ private:
+  std::vector<Index> lengths_;
+  Index max_length_ = 0;
+  Index num_tokens_ = 0;
+};
+
+}  // namespace lstmner
