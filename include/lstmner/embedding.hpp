@@ -1,0 +1,174 @@
+#pragma once
+/// \file embedding.hpp
+/// Word-embedding lookup for a padded, time-major batch of id sequences.
+///
+/// Parameter: `table` [E x V] — the vector of word `id` is the contiguous column `table.col(id)`.
+/// The table is *sparse*: a batch touches only a few columns, so backward adds into those columns
+/// only and records them in `table.touched_columns` (sorted, unique); zeroing, clipping and the
+/// optimizer step then cost O(touched columns), never O(vocabulary).
+///
+///   forward:  ids (B,T) int32, lengths → out (E,B,T); out(:,b,t) = table(:, ids(b,t)) at real
+///             steps, 0 at padded steps. Ids at real steps must lie in [0, V); ids at padded steps
+///             are never read, so any value (e.g. -1) may pad.
+///   backward: ids, lengths, d_out (E,B,T) → table.grad(:, id) += d_out(:,b,t) for every real step,
+///             and the ids used are merged into table.touched_columns. Padded steps of d_out are
+///             ignored.
+///
+/// Forward caches nothing (backward needs only the ids, which the caller keeps), so neither pass
+/// takes a Workspace. A frozen table (`set_frozen(true)`, e.g. fixed pretrained vectors) gets no
+/// gradient: backward checks its arguments and returns, and its touched list stays empty.
+
+#include <lstmner/param.hpp>
+#include <lstmner/random.hpp>
+#include <lstmner/sequence_lengths.hpp>
+#include <lstmner/tensor.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+namespace lstmner {
+
+/// How a fresh embedding table is filled.
+enum class EmbeddingInit {
+  uniform,  ///< uniform in [-scale, scale)
+  normal,   ///< normal with mean 0 and standard deviation `scale`
+};
+
+template <class Scalar>
+class Embedding {
+ public:
+  Param<Scalar> table;
+
+  /// An empty layer (0 x 0 table); assign a constructed one before use.
+  Embedding() { table.sparse = true; }
+
+  /// A [dim x vocab_size] table drawn from `rng`. `scale` <= 0 picks the default that gives every
+  /// entry variance 1/dim: limit sqrt(3/dim) for uniform, standard deviation sqrt(1/dim) for
+  /// normal.
+  Embedding(Index vocab_size, Index dim, Rng& rng, EmbeddingInit init = EmbeddingInit::uniform,
+            double scale = 0.0)
+      : table("table", dim, vocab_size) {
+    require(vocab_size >= 1 && dim >= 1,
+            "Embedding: vocabulary size and dimension must be at least 1 (got vocab_size " +
+                std::to_string(vocab_size) + ", dim " + std::to_string(dim) + ")");
+    table.sparse = true;
+    const double variance_scale = 1.0 / static_cast<double>(dim);
+    if (init == EmbeddingInit::uniform) {
+      init_uniform(table.value, scale > 0 ? scale : std::sqrt(3.0 * variance_scale), rng);
+    } else {
+      const double stddev = scale > 0 ? scale : std::sqrt(variance_scale);
+      for (Index j = 0; j < vocab_size; ++j)
+        for (Index i = 0; i < dim; ++i)
+          table.value(i, j) = static_cast<Scalar>(stddev * rng.normal());
+    }
+  }
+
+  Index vocab_size() const { return table.value.cols(); }
+  Index dim() const { return table.value.rows(); }
+  ParamList<Scalar> params() { return {&table}; }
+
+  /// Sets the vector of word `id` (e.g. from pretrained embeddings). `vec` is any Eigen vector
+  /// (row or column) of `dim()` entries.
+  template <class Derived>
+  void set_vector(Index id, const Eigen::MatrixBase<Derived>& vec) {
+    require(id >= 0 && id < vocab_size(), "Embedding: set_vector: id " + std::to_string(id) +
+                                              " is outside the vocabulary [0, " +
+                                              std::to_string(vocab_size()) + ")");
+    require((vec.rows() == 1 || vec.cols() == 1) && vec.size() == dim(),
+            "Embedding: set_vector: expected a vector of " + std::to_string(dim()) +
+                " values for id " + std::to_string(id) + ", got a " + std::to_string(vec.rows()) +
+                " x " + std::to_string(vec.cols()) + " matrix");
+    for (Index i = 0; i < dim(); ++i) table.value(i, id) = static_cast<Scalar>(vec(i));
+  }
+
+  /// The vector of word `id` (a contiguous column of the table).
+  auto vector(Index id) const {
+    require(id >= 0 && id < vocab_size(), "Embedding: vector: id " + std::to_string(id) +
+                                              " is outside the vocabulary [0, " +
+                                              std::to_string(vocab_size()) + ")");
+    return table.value.col(id);
+  }
+
+  /// Frozen: backward adds no gradient and optimizers skip the table. Freezing drops any gradient
+  /// accumulated so far, so the table's touched list is empty from then on.
+  void set_frozen(bool frozen) {
+    if (frozen) table.zero_grad();
+    table.frozen = frozen;
+  }
+  bool frozen() const { return table.frozen; }
+
+  void forward(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,
+               Tensor3<Scalar>& out) const {
+    check_ids(ids, lengths, "forward");
+    const Index batch = lengths.batch_size();
+    const Index steps = lengths.max_length();
+    out.resize(dim(), batch, steps);
+    for (Index t = 0; t < steps; ++t) {
+      auto out_t = out.step(t);
+      for (Index b = 0; b < batch; ++b) {
+        if (lengths.active(t, b)) {
+          out_t.col(b) = table.value.col(ids(b, t));
+        } else {
+          out_t.col(b).setZero();
+        }
+      }
+    }
+  }
+
+  void backward(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,
+                const Tensor3<Scalar>& d_out) {
+    check_ids(ids, lengths, "backward");
+    lengths.check(d_out, "Embedding: backward: d_out");
+    require(d_out.dim(0) == dim(), "Embedding: backward: d_out has " +
+                                       std::to_string(d_out.dim(0)) + " features, expected " +
+                                       std::to_string(dim()) + " (the embedding dimension)");
+    if (table.frozen) return;
+    require(table.grad.rows() == dim() && table.grad.cols() == vocab_size(),
+            "Embedding: backward: table.grad does not have the shape of table.value");
+    const Index batch = lengths.batch_size();
+    auto& touched = table.touched_columns;
+    const auto previously_touched = static_cast<std::ptrdiff_t>(touched.size());
+    for (Index t = 0; t < lengths.max_length(); ++t) {
+      const auto d_out_t = d_out.step(t);
+      for (Index b = 0; b < batch; ++b) {
+        if (!lengths.active(t, b)) continue;
+        const Index id = ids(b, t);
+        table.grad.col(id) += d_out_t.col(b);
+        touched.push_back(id);
+      }
+    }
+    // Keep touched_columns sorted and unique: sort the new ids, then merge them with the old ones.
+    // This costs O(tokens log tokens), independent of the vocabulary size.
+    const auto middle = touched.begin() + previously_touched;
+    std::sort(middle, touched.end());
+    std::inplace_merge(touched.begin(), middle, touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  }
+
+ private:
+  /// Throws unless ids is (B,T) for this batch and every id at a real step is in [0, V).
+  void check_ids(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,
+                 const char* pass) const {
+    const std::string who = std::string("Embedding: ") + pass + ": ";
+    require(vocab_size() >= 1, who + "the table is empty (default-constructed layer)");
+    require(ids.dim(0) == lengths.batch_size() && ids.dim(1) == lengths.max_length(),
+            who + "ids of shape " + shape_string(ids.shape()) + " do not match a batch of " +
+                std::to_string(lengths.batch_size()) + " sequences of max length " +
+                std::to_string(lengths.max_length()) + " (expected (" +
+                std::to_string(lengths.batch_size()) + ", " + std::to_string(lengths.max_length()) +
+                "))");
+    for (Index b = 0; b < lengths.batch_size(); ++b) {
+      for (Index t = 0; t < lengths[b]; ++t) {
+        const Index id = ids(b, t);
+        require(id >= 0 && id < vocab_size(),
+                who + "id " + std::to_string(id) + " at sequence " + std::to_string(b) + ", step " +
+                    std::to_string(t) + " is outside the vocabulary [0, " +
+                    std::to_string(vocab_size()) + ")");
+      }
+    }
+  }
+};
+
+}  // namespace lstmner

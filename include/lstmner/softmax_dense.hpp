@@ -1,0 +1,207 @@
+#pragma once
+/// \file softmax_dense.hpp
+/// The output layer of a tagger: an affine map to K class scores, a numerically stable softmax and
+/// the masked cross-entropy loss, with the softmax and the loss differentiated together.
+///
+/// Parameters: `W` [K x D] (Glorot uniform), `b` [K x 1] (zero).
+///
+///   forward:       x (D,B,T), lengths → scores (K,B,T) = W·x + b, one GEMM over x.matrix();
+///                  padded steps of scores are 0. Caches nothing.
+///   loss_backward: x, scores (from forward), targets (B,T) int32 in [0, K) at real steps, lengths,
+///                  scale → returns  scale · Σ_real −log softmax(scores)[target]  (accumulated in
+///                  double), writes dx (D,B,T) and accumulates dW, db from
+///                  d_scores = scale · (p − onehot(target)), which is 0 at padded steps.
+///                  The tagger passes scale = 1 / num_tokens to get the mean loss per token.
+///   backward:      the affine part alone, for callers that bring their own d_scores (e.g. a CRF):
+///                  dx = Wᵀ·d_scores, dW += d_scores·xᵀ, db += Σ_steps d_scores. Padded steps of
+///                  d_scores must be 0, as every layer's input gradient is at padded steps.
+///
+/// Softmax stability: exp is taken of s − max(s), so the largest term is exp(0) = 1 and
+/// log Σ exp(s) = max + log Σ exp(s − max) stays finite for scores of any magnitude.
+///
+/// Forward and backward are const apart from the gradient accumulation; the only scratch,
+/// d_scores, lives in the caller's Workspace.
+
+#include <lstmner/param.hpp>
+#include <lstmner/random.hpp>
+#include <lstmner/sequence_lengths.hpp>
+#include <lstmner/tensor.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+namespace lstmner {
+
+template <class Scalar>
+class SoftmaxDense {
+ public:
+  Param<Scalar> W;
+  Param<Scalar> b;
+
+  struct Workspace {
+    /// scale · (p − y) at real steps, 0 at padded steps: (K,B,T).
+    Tensor3<Scalar> d_scores;
+  };
+
+  SoftmaxDense() = default;
+  SoftmaxDense(Index input_dim, Index num_classes, Rng& rng)
+      : W("W", num_classes, input_dim), b("b", num_classes, 1) {
+    require(input_dim >= 1 && num_classes >= 1,
+            "SoftmaxDense: input dimension and number of classes must be at least 1 (got D = " +
+                std::to_string(input_dim) + ", K = " + std::to_string(num_classes) + ")");
+    init_glorot_uniform(W.value, rng);
+  }
+
+  Index input_dim() const { return W.value.cols(); }
+  Index num_classes() const { return W.value.rows(); }
+  /// Slot order: W, b.
+  ParamList<Scalar> params() { return {&W, &b}; }
+
+  void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
+               Tensor3<Scalar>& scores) const {
+    check_input(x, lengths, "forward");
+    scores.resize(num_classes(), x.dim(1), x.dim(2));
+    auto s = scores.matrix();
+    s.noalias() = W.value * x.matrix();
+    s.colwise() += b.value.col(0);
+    zero_padded_steps(lengths, scores);
+  }
+
+  /// The masked cross-entropy of `scores` against `targets`, times `scale` (no gradient).
+  double loss(const Tensor3<Scalar>& scores, const Tensor2<std::int32_t>& targets,
+              const SequenceLengths& lengths, double scale = 1.0) const {
+    check_scores_and_targets(scores, targets, lengths, "loss");
+    double total = 0.0;
+    for_each_real_step(lengths, [&](Index column, Index b, Index t) {
+      const auto s = scores.matrix().col(column);
+      const Scalar max = s.maxCoeff();
+      const double log_sum = std::log(static_cast<double>((s.array() - max).exp().sum()));
+      total += log_sum + static_cast<double>(max - s(targets(b, t)));
+    });
+    return scale * total;
+  }
+
+  /// Fused loss and gradient; see the file comment. Returns the scaled loss.
+  double loss_backward(const Tensor3<Scalar>& x, const Tensor3<Scalar>& scores,
+                       const Tensor2<std::int32_t>& targets, const SequenceLengths& lengths,
+                       double scale, Tensor3<Scalar>& dx, Workspace& ws) {
+    check_input(x, lengths, "loss_backward");
+    check_scores_and_targets(scores, targets, lengths, "loss_backward");
+    ws.d_scores.resize(scores.shape());
+    ws.d_scores.setZero();  // padded steps stay 0
+    auto d_scores = ws.d_scores.matrix();
+    const auto scale_s = static_cast<Scalar>(scale);
+    double total = 0.0;
+    for_each_real_step(lengths, [&](Index column, Index b, Index t) {
+      const auto s = scores.matrix().col(column);
+      auto d = d_scores.col(column);
+      const Scalar max = s.maxCoeff();
+      d = (s.array() - max).exp();  // unnormalised p, the largest entry 1
+      const Scalar sum = d.sum();
+      const Index target = targets(b, t);
+      total += std::log(static_cast<double>(sum)) + static_cast<double>(max - s(target));
+      d *= scale_s / sum;    // scale · p
+      d(target) -= scale_s;  // scale · (p − y)
+    });
+    backward(x, lengths, ws.d_scores, dx);
+    return scale * total;
+  }
+
+  /// The affine backward alone: dx = Wᵀ·d_scores (written), dW += d_scores·xᵀ, db += Σ d_scores.
+  void backward(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
+                const Tensor3<Scalar>& d_scores, Tensor3<Scalar>& dx) {
+    check_input(x, lengths, "backward");
+    lengths.check(d_scores, "SoftmaxDense: backward: d_scores");
+    require(d_scores.dim(0) == num_classes(),
+            "SoftmaxDense: backward: d_scores has " + std::to_string(d_scores.dim(0)) +
+                " classes, expected K = " + std::to_string(num_classes()));
+    const auto ds = d_scores.matrix();
+    if (!W.frozen) W.grad.noalias() += ds * x.matrix().transpose();
+    if (!b.frozen) b.grad.col(0) += ds.rowwise().sum();
+    dx.resize(x.shape());
+    dx.matrix().noalias() = W.value.transpose() * ds;
+  }
+
+  /// Softmax probabilities of `scores` per step: probs (K,B,T), 0 at padded steps.
+  void softmax(const Tensor3<Scalar>& scores, const SequenceLengths& lengths,
+               Tensor3<Scalar>& probs) const {
+    check_scores(scores, lengths, "softmax");
+    probs.resize(scores.shape());
+    probs.setZero();
+    for_each_real_step(lengths, [&](Index column, Index, Index) {
+      const auto s = scores.matrix().col(column);
+      auto p = probs.matrix().col(column);
+      p = (s.array() - s.maxCoeff()).exp();
+      p /= p.sum();
+    });
+  }
+
+  /// The best class per real step: best (B,T); padded steps get -1, so that a caller who forgets
+  /// the lengths notices. Ties go to the lowest class index.
+  void argmax(const Tensor3<Scalar>& scores, const SequenceLengths& lengths,
+              Tensor2<std::int32_t>& best) const {
+    check_scores(scores, lengths, "argmax");
+    best.resize(lengths.batch_size(), lengths.max_length());
+    best.setConstant(-1);
+    for_each_real_step(lengths, [&](Index column, Index b, Index t) {
+      Index k = 0;
+      scores.matrix().col(column).maxCoeff(&k);
+      best(b, t) = static_cast<std::int32_t>(k);
+    });
+  }
+
+ private:
+  /// Calls f(column, b, t) for every real step, column = b + B*t of the (K, B*T) matrix.
+  template <class F>
+  static void for_each_real_step(const SequenceLengths& lengths, F&& f) {
+    const Index batch = lengths.batch_size();
+    for (Index t = 0; t < lengths.max_length(); ++t)
+      for (Index b = 0; b < batch; ++b)
+        if (lengths.active(t, b)) f(b + batch * t, b, t);
+  }
+
+  static void zero_padded_steps(const SequenceLengths& lengths, Tensor3<Scalar>& y) {
+    for (Index t = 0; t < lengths.max_length(); ++t)
+      for (Index b = 0; b < lengths.batch_size(); ++b)
+        if (!lengths.active(t, b)) y.step(t).col(b).setZero();
+  }
+
+  void check_input(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
+                   const char* pass) const {
+    const std::string who = std::string("SoftmaxDense: ") + pass;
+    require(num_classes() >= 1, who + ": the layer is empty (default-constructed)");
+    lengths.check(x, who + ": x");
+    require(x.dim(0) == input_dim(), who + ": x has " + std::to_string(x.dim(0)) +
+                                         " features, expected D = " + std::to_string(input_dim()));
+  }
+
+  void check_scores(const Tensor3<Scalar>& scores, const SequenceLengths& lengths,
+                    const char* pass) const {
+    const std::string who = std::string("SoftmaxDense: ") + pass;
+    lengths.check(scores, who + ": scores");
+    require(scores.dim(0) == num_classes(),
+            who + ": scores have " + std::to_string(scores.dim(0)) +
+                " classes, expected K = " + std::to_string(num_classes()));
+  }
+
+  void check_scores_and_targets(const Tensor3<Scalar>& scores, const Tensor2<std::int32_t>& targets,
+                                const SequenceLengths& lengths, const char* pass) const {
+    check_scores(scores, lengths, pass);
+    const std::string who = std::string("SoftmaxDense: ") + pass;
+    require(targets.dim(0) == lengths.batch_size() && targets.dim(1) == lengths.max_length(),
+            who + ": targets of shape " + shape_string(targets.shape()) +
+                " do not match a batch of " + std::to_string(lengths.batch_size()) +
+                " sequences of max length " + std::to_string(lengths.max_length()));
+    for (Index b = 0; b < lengths.batch_size(); ++b)
+      for (Index t = 0; t < lengths[b]; ++t) {
+        const Index target = targets(b, t);
+        require(target >= 0 && target < num_classes(),
+                who + ": target " + std::to_string(target) + " at sequence " + std::to_string(b) +
+                    ", step " + std::to_string(t) + " is outside the classes [0, " +
+                    std::to_string(num_classes()) + ")");
+      }
+  }
+};
+
+}  // namespace lstmner
