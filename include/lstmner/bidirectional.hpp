@@ -1,0 +1,233 @@
+#pragma once
+/// \file bidirectional.hpp
+/// A bidirectional wrapper: one recurrent layer reads each sequence forwards, another reads it
+/// backwards, and their outputs are stacked.
+///
+///   forward(x, lengths, out, ws) const:  x (In,B,T) → out (Hf+Hb,B,T)
+///       rows 0..Hf-1 of step t: the forward layer's output at step t;
+///       rows Hf..Hf+Hb-1 of step t: the backward layer's output after it has read the sequence
+///       from its last real step down to step t.
+///       The backward layer runs on each sequence reversed *within its own length*
+///       (x_rev(:,b,t) = x(:,b,lengths[b]-1-t)), so its padding stays at the end, where the layer
+///       contract expects it, and its first step is the sequence's last real token.
+///       Padded steps of `out` are 0. Caches in `ws`: both layers' workspaces and the reversed
+///       input (the backward layer's backward needs it again).
+///   backward(x, lengths, dout, dx, ws):  splits dout into the two directions (reversing the
+///       backward half), runs both layers' backward, writes dx = dx_forward + reverse(dx_backward)
+///       (0 at padded steps) and accumulates both layers' parameter gradients.
+///
+/// Parameters, in slot order: the forward layer's, then the backward layer's; their names get the
+/// prefixes "forward." and "backward.".
+///
+/// `num_threads = 2` runs the two directions on two threads (forward on the calling thread). They
+/// share nothing but read-only inputs, so the results are bit-identical to `num_threads = 1`.
+///
+/// `Layer` needs: `scalar_type`, a nested `Workspace`, `input_size()`, `output_size()`,
+/// `params()`, and the layer contract's forward/backward (docs/architecture.md).
+/// Bad arguments throw std::invalid_argument starting with "lstmner: Bidirectional:".
+
+#include <lstmner/lstm.hpp>
+#include <lstmner/param.hpp>
+#include <lstmner/sequence_lengths.hpp>
+#include <lstmner/tensor.hpp>
+
+#include <exception>
+#include <string>
+#include <thread>
+#include <utility>
+
+namespace lstmner {
+
+/// dst(:,b,t) = src(:,b,lengths[b]-1-t) at real steps, 0 at padded steps. Applying it twice gives
+/// back the real steps of `src`. `dst` must not be `src`.
+template <class Scalar>
+void reverse_within_lengths(const Tensor3<Scalar>& src, const SequenceLengths& lengths,
+                            Tensor3<Scalar>& dst) {
+  require(&src != &dst, "reverse_within_lengths: source and destination must differ");
+  lengths.check(src, "reverse_within_lengths");
+  const Index B = lengths.batch_size();
+  const Index T = lengths.max_length();
+  dst.resize(src.dim(0), B, T);
+  for (Index t = 0; t < T; ++t) {
+    auto out = dst.step(t);
+    for (Index b = 0; b < B; ++b) {
+      if (t < lengths[b]) {
+        out.col(b) = src.step(lengths[b] - 1 - t).col(b);
+      } else {
+        out.col(b).setZero();
+      }
+    }
+  }
+}
+
+template <class Layer>
+class Bidirectional {
+ public:
+  using scalar_type = typename Layer::scalar_type;
+  using Scalar = scalar_type;
+
+  struct Workspace {
+    typename Layer::Workspace forward_ws;
+    typename Layer::Workspace backward_ws;
+    Tensor3<Scalar> x_reversed;   ///< (In,B,T) the input, each sequence reversed in its length
+    Tensor3<Scalar> h_forward;    ///< (Hf,B,T) forward layer's output
+    Tensor3<Scalar> h_reversed;   ///< (Hb,B,T) backward layer's output, in reversed time
+    Tensor3<Scalar> dh_forward;   ///< (Hf,B,T)
+    Tensor3<Scalar> dh_reversed;  ///< (Hb,B,T) in reversed time
+    Tensor3<Scalar> dx_reversed;  ///< (In,B,T) in reversed time
+  };
+
+  Layer forward_layer;
+  Layer backward_layer;
+  /// 1: the two directions run one after the other; 2: concurrently, on two threads.
+  int num_threads = 1;
+
+  /// An empty layer; assign a constructed one before use.
+  Bidirectional() = default;
+
+  Bidirectional(Layer forward, Layer backward)
+      : forward_layer(std::move(forward)), backward_layer(std::move(backward)) {
+    require(forward_layer.input_size() == backward_layer.input_size(),
+            "Bidirectional: the forward layer reads " + std::to_string(forward_layer.input_size()) +
+                " features but the backward layer " + std::to_string(backward_layer.input_size()));
+    for (auto* p : forward_layer.params()) p->name = "forward." + p->name;
+    for (auto* p : backward_layer.params()) p->name = "backward." + p->name;
+  }
+
+  Index input_size() const { return forward_layer.input_size(); }
+  Index output_size() const { return forward_layer.output_size() + backward_layer.output_size(); }
+
+  ParamList<Scalar> params() {
+    ParamList<Scalar> list = forward_layer.params();
+    append_params(list, backward_layer.params());
+    return list;
+  }
+
+  void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& out,
+               Workspace& ws) const {
+    check_input(x, lengths, "forward");
+    require(&out != &x, "Bidirectional: forward: out must not be the same tensor as x");
+    reverse_within_lengths(x, lengths, ws.x_reversed);
+    run_both(
+        [&] { forward_layer.forward(x, lengths, ws.h_forward, ws.forward_ws); },
+        [&] { backward_layer.forward(ws.x_reversed, lengths, ws.h_reversed, ws.backward_ws); });
+
+    const Index Hf = forward_layer.output_size();
+    const Index Hb = backward_layer.output_size();
+    const Index B = lengths.batch_size();
+    const Index T = lengths.max_length();
+    out.resize(Hf + Hb, B, T);
+    for (Index t = 0; t < T; ++t) {
+      auto out_t = out.step(t);
+      for (Index b = 0; b < B; ++b) {
+        if (t < lengths[b]) {
+          out_t.col(b).head(Hf) = ws.h_forward.step(t).col(b);
+          out_t.col(b).tail(Hb) = ws.h_reversed.step(lengths[b] - 1 - t).col(b);
+        } else {
+          out_t.col(b).setZero();
+        }
+      }
+    }
+  }
+
+  void backward(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
+                const Tensor3<Scalar>& dout, Tensor3<Scalar>& dx, Workspace& ws) {
+    check_input(x, lengths, "backward");
+    const Index Hf = forward_layer.output_size();
+    const Index Hb = backward_layer.output_size();
+    const Index B = lengths.batch_size();
+    const Index T = lengths.max_length();
+    require(dout.dim(0) == Hf + Hb && dout.dim(1) == B && dout.dim(2) == T,
+            "Bidirectional: backward: output gradient has shape " + shape_string(dout.shape()) +
+                ", expected (" + std::to_string(Hf + Hb) + ", " + std::to_string(B) + ", " +
+                std::to_string(T) + ")");
+    require(
+        ws.x_reversed.dim(0) == x.dim(0) && ws.x_reversed.dim(1) == B && ws.x_reversed.dim(2) == T,
+        "Bidirectional: backward: the workspace holds no forward pass over this batch (call "
+        "forward with the same input, lengths and workspace first)");
+    require(&dx != &x && &dx != &dout, "Bidirectional: backward: dx must be a tensor of its own");
+
+    ws.dh_forward.resize(Hf, B, T);
+    ws.dh_reversed.resize(Hb, B, T);
+    for (Index t = 0; t < T; ++t) {
+      const auto dout_t = dout.step(t);
+      for (Index b = 0; b < B; ++b) {
+        if (t < lengths[b]) {
+          ws.dh_forward.step(t).col(b) = dout_t.col(b).head(Hf);
+          ws.dh_reversed.step(lengths[b] - 1 - t).col(b) = dout_t.col(b).tail(Hb);
+        } else {  // padded steps receive no gradient, whatever dout holds there
+          ws.dh_forward.step(t).col(b).setZero();
+          ws.dh_reversed.step(t).col(b).setZero();
+        }
+      }
+    }
+
+    run_both([&] { forward_layer.backward(x, lengths, ws.dh_forward, dx, ws.forward_ws); },
+             [&] {
+               backward_layer.backward(ws.x_reversed, lengths, ws.dh_reversed, ws.dx_reversed,
+                                       ws.backward_ws);
+             });
+
+    // dx already holds the forward direction's gradient (0 at padded steps); add the other one.
+    for (Index t = 0; t < T; ++t) {
+      auto dx_t = dx.step(t);
+      for (Index b = 0; b < B; ++b) {
+        if (t < lengths[b]) dx_t.col(b) += ws.dx_reversed.step(lengths[b] - 1 - t).col(b);
+      }
+    }
+  }
+
+ private:
+  void check_input(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
+                   const char* pass) const {
+    const std::string where = std::string("Bidirectional: ") + pass;
+    require(output_size() >= 1, where + ": the layer is empty (construct it with layers first)");
+    require(lengths.batch_size() >= 1, where + ": no sequence lengths given");
+    require(x.dim(0) == input_size(),
+            where + ": input x has " + std::to_string(x.dim(0)) + " features per step, expected " +
+                std::to_string(input_size()) + " (shape " + shape_string(x.shape()) + ")");
+    lengths.check(x, where);
+  }
+
+  /// Runs both directions, concurrently when num_threads >= 2. An exception from either is
+  /// rethrown here after both have finished.
+  template <class ForwardJob, class BackwardJob>
+  void run_both(ForwardJob&& forward_job, BackwardJob&& backward_job) const {
+    if (num_threads < 2) {
+      forward_job();
+      backward_job();
+      return;
+    }
+    std::exception_ptr backward_error;
+    std::thread worker([&] {
+      try {
+        backward_job();
+      } catch (...) {
+        backward_error = std::current_exception();
+      }
+    });
+    try {
+      forward_job();
+    } catch (...) {
+      worker.join();
+      throw;
+    }
+    worker.join();
+    if (backward_error) std::rethrow_exception(backward_error);
+  }
+};
+
+/// A bidirectional LSTM: output (2H,B,T), rows 0..H-1 forward, H..2H-1 backward.
+template <class Scalar>
+using BiLSTM = Bidirectional<LSTM<Scalar>>;
+
+/// A BiLSTM with `hidden_per_direction` units in each direction; the forward layer is drawn from
+/// `rng` first, then the backward one.
+template <class Scalar>
+BiLSTM<Scalar> make_bilstm(Index input_size, Index hidden_per_direction, Rng& rng) {
+  LSTM<Scalar> forward(input_size, hidden_per_direction, rng);
+  LSTM<Scalar> backward(input_size, hidden_per_direction, rng);
+  return BiLSTM<Scalar>(std::move(forward), std::move(backward));
+}
+
+}  // namespace lstmner
