@@ -1,0 +1,106 @@
+#pragma once
+/// \file batch.hpp
+/// Sentences as ids, and mini-batches of them bucketed by length.
+///
+/// A `Batch` holds a padded, time-major block of word ids, casing ids and target tag ids, shape
+/// (batch, time) as in docs/architecture.md, with the lengths of its sentences. Buffers keep their
+/// allocation between batches (Tensor::resize), so refilling a batch touches no heap once the
+/// largest batch has been seen.
+///
+/// Bucketing: sentences are ordered by length (ties in a seeded random order), cut into batches of
+/// `batch_size`, and the batches are visited in a seeded random order. Sentences in one batch then
+/// have nearly the same length, so padding is small, yet every epoch sees different batches.
+
+#include <lstmner/random.hpp>
+#include <lstmner/sequence_lengths.hpp>
+#include <lstmner/tensor.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <vector>
+
+namespace lstmner {
+
+/// One sentence as ids: words, casing classes, and (for training data) tag ids.
+struct EncodedSentence {
+  std::vector<std::int32_t> words;
+  std::vector<std::int32_t> casing;
+  std::vector<std::int32_t> tags;  ///< empty for unlabelled input
+  /// Per token: the word occurs once in the training data (candidate for <unk> replacement).
+  std::vector<std::uint8_t> singleton;
+
+  std::size_t size() const { return words.size(); }
+};
+
+struct Batch {
+  Tensor2<std::int32_t> words;   ///< (batch, time), 0 at padded steps
+  Tensor2<std::int32_t> casing;  ///< (batch, time)
+  Tensor2<std::int32_t> tags;    ///< (batch, time); empty when the sentences carry no tags
+  SequenceLengths lengths;
+  std::vector<std::size_t> sentences;  ///< index of each batch column in the source vector
+
+  Index batch_size() const { return lengths.batch_size(); }
+  Index max_length() const { return lengths.max_length(); }
+};
+
+/// Fills `batch` with the sentences `indices` of `data` (each must have at least one token).
+inline void fill_batch(const std::vector<EncodedSentence>& data,
+                       const std::vector<std::size_t>& indices, Batch& batch) {
+  require(!indices.empty(), "fill_batch: no sentences");
+  std::vector<Index> lengths;
+  lengths.reserve(indices.size());
+  bool tagged = true;
+  for (std::size_t i : indices) {
+    require(i < data.size(), "fill_batch: sentence index out of range");
+    require(!data[i].words.empty(), "fill_batch: sentence " + std::to_string(i) + " is empty");
+    lengths.push_back(static_cast<Index>(data[i].size()));
+    tagged = tagged && data[i].tags.size() == data[i].size();
+  }
+  batch.lengths = SequenceLengths(std::move(lengths));
+  batch.sentences = indices;
+  const Index B = batch.batch_size(), T = batch.max_length();
+  batch.words.resize(B, T);
+  batch.casing.resize(B, T);
+  batch.words.setZero();
+  batch.casing.setZero();
+  if (tagged) {
+    batch.tags.resize(B, T);
+    batch.tags.setZero();
+  } else {
+    batch.tags.resize(0, 0);
+  }
+  for (Index b = 0; b < B; ++b) {
+    const EncodedSentence& s = data[indices[static_cast<std::size_t>(b)]];
+    for (Index t = 0; t < static_cast<Index>(s.size()); ++t) {
+      const auto k = static_cast<std::size_t>(t);
+      batch.words(b, t) = s.words[k];
+      batch.casing(b, t) = s.casing.empty() ? 0 : s.casing[k];
+      if (tagged) batch.tags(b, t) = s.tags[k];
+    }
+  }
+}
+
+/// Groups sentence indices into batches of at most `batch_size` sentences of similar length.
+/// With `rng`, ties are broken and batches ordered at random (training); without, the order is
+/// by length, which is what prediction wants.
+inline std::vector<std::vector<std::size_t>> bucket_by_length(
+    const std::vector<EncodedSentence>& data, std::size_t batch_size, Rng* rng = nullptr) {
+  require(batch_size >= 1, "bucket_by_length: batch_size must be at least 1");
+  std::vector<std::size_t> order(data.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  if (rng != nullptr) rng->shuffle(order);
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return data[a].size() < data[b].size();
+  });
+  std::vector<std::vector<std::size_t>> batches;
+  for (std::size_t start = 0; start < order.size(); start += batch_size) {
+    const std::size_t end = std::min(order.size(), start + batch_size);
+    batches.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(start),
+                         order.begin() + static_cast<std::ptrdiff_t>(end));
+  }
+  if (rng != nullptr) rng->shuffle(batches);
+  return batches;
+}
+
+}  // namespace lstmner
