@@ -48,6 +48,19 @@ TEST_CASE("dropout masks are reproducible with the same seed and differ with ano
   Tensor3<double> y4;
   dropout.forward(x, y4, a, ws1);
   REQUIRE(y4.vec() != y1.vec());
+
+  // An odd element count: the last element gets a mask value too.
+  Tensor1<double> odd(Tensor1<double>::Shape{7}), odd_y;
+  odd.setConstant(1.0);
+  Rng d(5);
+  Index kept = 0;
+  for (int draw = 0; draw < 50; ++draw) {
+    dropout.forward(odd, odd_y, d, ws1);
+    REQUIRE((odd_y.vec().array() == 0.0 || odd_y.vec().array() == 2.0).all());
+    if (odd_y(6) == 2.0) ++kept;
+  }
+  REQUIRE(kept > 5);
+  REQUIRE(kept < 45);
 }
 
 TEST_CASE(

@@ -20,6 +20,8 @@
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
 
+#include <cmath>
+#include <cstdint>
 #include <string>
 
 namespace lstmner {
@@ -106,10 +108,21 @@ class Dropout {
       ws.mask.resize(0);
       return;
     }
-    const auto keep_scale = static_cast<Scalar>(1.0 / (1.0 - rate_));
+    // Each 64-bit draw gives two 32-bit uniforms u; an element is dropped when u < rate · 2^32
+    // (the rate is thus rounded to a multiple of 2^-32, far below any statistical effect).
+    // The factor is looked up by the comparison's result: no branch to mispredict and no
+    // int-to-float conversion, which measured 5x slower here.
+    const auto threshold = static_cast<std::uint64_t>(std::ldexp(rate_, 32));
+    const Scalar factor[2] = {Scalar(0), static_cast<Scalar>(1.0 / (1.0 - rate_))};
     ws.mask.resize(n);
     Scalar* mask = ws.mask.data();
-    for (Index i = 0; i < n; ++i) mask[i] = rng.uniform() < rate_ ? Scalar(0) : keep_scale;
+    Index i = 0;
+    for (; i + 1 < n; i += 2) {
+      const std::uint64_t draw = rng.next();
+      mask[i] = factor[(draw & 0xFFFFFFFFu) >= threshold];
+      mask[i + 1] = factor[(draw >> 32) >= threshold];
+    }
+    if (i < n) mask[i] = factor[(rng.next() & 0xFFFFFFFFu) >= threshold];
   }
 
   static void zero_padded_steps(Index features, const SequenceLengths& lengths, Workspace& ws) {
