@@ -226,7 +226,7 @@ TEST_CASE("optimizers reject a changed parameter list and bad options") {
   bad_touched.sparse = true;
   bad_touched.touched_columns = {1, 4};
   REQUIRE_THROWS_WITH(Adam<double>().step({&bad_touched}),
-                      Catch::Contains("lists a touched column outside [0, 4)"));
+                      Catch::Contains("('emb') lists touched column 4, outside [0, 4)"));
   REQUIRE_THROWS_WITH(Adam<double>().step({nullptr}), Catch::Contains("slot 0 is null"));
 
   REQUIRE_THROWS_WITH(Sgd<float>({-1.0, 0.0, 0.0}), Catch::Contains("Sgd: learning_rate"));

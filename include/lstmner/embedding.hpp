@@ -162,10 +162,11 @@ class Embedding {
     for (Index b = 0; b < lengths.batch_size(); ++b) {
       for (Index t = 0; t < lengths[b]; ++t) {
         const Index id = ids(b, t);
-        require(id >= 0 && id < vocab_size(),
-                who + "id " + std::to_string(id) + " at sequence " + std::to_string(b) + ", step " +
-                    std::to_string(t) + " is outside the vocabulary [0, " +
-                    std::to_string(vocab_size()) + ")");
+        if (id >= 0 && id < vocab_size()) continue;
+        // Built only on failure: this loop runs once per token, so the message must cost nothing.
+        require(false, who + "id " + std::to_string(id) + " at sequence " + std::to_string(b) +
+                           ", step " + std::to_string(t) + " is outside the vocabulary [0, " +
+                           std::to_string(vocab_size()) + ")");
       }
     }
   }

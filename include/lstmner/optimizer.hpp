@@ -29,6 +29,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,20 +42,26 @@ namespace detail {
 /// later one.
 class SlotShapes {
  public:
+  /// Runs once per step over every slot (and touched column): the checks are plain comparisons,
+  /// and an error message is built only when one fails.
   template <class Scalar>
-  void check(const ParamList<Scalar>& params, const std::string& who) {
+  void check(const ParamList<Scalar>& params, const char* who) {
     for (std::size_t slot = 0; slot < params.size(); ++slot) {
       const Param<Scalar>* p = params[slot];
-      require(p != nullptr, who + ": parameter slot " + std::to_string(slot) + " is null");
-      require(p->frozen || (p->grad.rows() == p->value.rows() && p->grad.cols() == p->value.cols()),
-              who + ": parameter slot " + std::to_string(slot) + " ('" + p->name +
-                  "') has a gradient of shape " + shape(p->grad.rows(), p->grad.cols()) +
-                  " but a value of shape " + shape(p->value.rows(), p->value.cols()));
-      if (p->sparse && !p->frozen && !p->touched_columns.empty()) {
-        require(p->touched_columns.front() >= 0 && p->touched_columns.back() < p->value.cols(),
-                who + ": parameter slot " + std::to_string(slot) + " ('" + p->name +
-                    "') lists a touched column outside [0, " + std::to_string(p->value.cols()) +
-                    ")");
+      if (p == nullptr) fail<Scalar>(who, slot, nullptr, "is null");
+      if (!p->frozen && (p->grad.rows() != p->value.rows() || p->grad.cols() != p->value.cols())) {
+        fail(who, slot, p,
+             "has a gradient of shape " + shape(p->grad.rows(), p->grad.cols()) +
+                 " but a value of shape " + shape(p->value.rows(), p->value.cols()));
+      }
+      if (p->sparse && !p->frozen) {
+        for (Index c : p->touched_columns) {
+          if (c < 0 || c >= p->value.cols()) {
+            fail(who, slot, p,
+                 "lists touched column " + std::to_string(c) + ", outside [0, " +
+                     std::to_string(p->value.cols()) + ")");
+          }
+        }
       }
     }
     if (!recorded_) {
@@ -63,25 +70,38 @@ class SlotShapes {
       recorded_ = true;
       return;
     }
-    require(params.size() == shapes_.size(),
-            who + ": got " + std::to_string(params.size()) +
-                " parameter slots, but earlier steps had " + std::to_string(shapes_.size()) +
-                "; optimizer state is kept per slot, so pass the same parameter list every step");
+    if (params.size() != shapes_.size()) {
+      require(false, std::string(who) + ": got " + std::to_string(params.size()) +
+                         " parameter slots, but earlier steps had " +
+                         std::to_string(shapes_.size()) + "; " + same_list_advice);
+    }
     for (std::size_t slot = 0; slot < params.size(); ++slot) {
       const auto& p = *params[slot];
       const auto& expected = shapes_[slot];
-      require(p.value.rows() == expected.first && p.value.cols() == expected.second,
-              who + ": parameter slot " + std::to_string(slot) + " ('" + p.name + "') has shape " +
-                  shape(p.value.rows(), p.value.cols()) + " but had shape " +
-                  shape(expected.first, expected.second) +
-                  " in earlier steps; optimizer state is kept per slot, so pass the same "
-                  "parameter list every step");
+      if (p.value.rows() != expected.first || p.value.cols() != expected.second) {
+        fail(who, slot, &p,
+             "has shape " + shape(p.value.rows(), p.value.cols()) + " but had shape " +
+                 shape(expected.first, expected.second) + " in earlier steps; " + same_list_advice);
+      }
     }
   }
 
  private:
+  static constexpr const char* same_list_advice =
+      "optimizer state is kept per slot, so pass the same parameter list every step";
+
   static std::string shape(Index rows, Index cols) {
     return std::to_string(rows) + " x " + std::to_string(cols);
+  }
+
+  /// Throws "<who>: parameter slot <slot> ('<name>') <what>".
+  template <class Scalar>
+  [[noreturn]] static void fail(const char* who, std::size_t slot, const Param<Scalar>* p,
+                                const std::string& what) {
+    const std::string name = p != nullptr ? " ('" + p->name + "')" : "";
+    require(false,
+            std::string(who) + ": parameter slot " + std::to_string(slot) + name + " " + what);
+    throw std::logic_error("unreachable");  // require(false, ...) always throws
   }
 
   bool recorded_ = false;
