@@ -99,9 +99,8 @@ class SlotShapes {
   [[noreturn]] static void fail(const char* who, std::size_t slot, const Param<Scalar>* p,
                                 const std::string& what) {
     const std::string name = p != nullptr ? " ('" + p->name + "')" : "";
-    require(false,
-            std::string(who) + ": parameter slot " + std::to_string(slot) + name + " " + what);
-    throw std::logic_error("unreachable");  // require(false, ...) always throws
+    throw std::invalid_argument("lstmner: " + std::string(who) + ": parameter slot " +
+                                std::to_string(slot) + name + " " + what);
   }
 
   bool recorded_ = false;
