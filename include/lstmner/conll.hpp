@@ -202,10 +202,18 @@ inline ConllDocument read_conll(std::istream& in, const std::string& name,
     if (line_number == 1 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
     if (text.find('\0') != std::string_view::npos)
       throw ConllError(name, line_number, "NUL byte: this is a binary file, not CoNLL text");
-    while (!text.empty() && (text.back() == '\r' || text.back() == ' ' || text.back() == '\t'))
+    // Trailing blanks are dropped, except the delimiter itself when it is explicit (then a
+    // trailing delimiter means an empty last field, which is reported).
+    while (!text.empty() && (text.back() == '\r' ||
+                             (text.back() == ' ' && options.delimiter != ConllDelimiter::Space) ||
+                             (text.back() == '\t' && options.delimiter != ConllDelimiter::Tab)))
       text.remove_suffix(1);
+    if (text.find_first_not_of(" \t") == std::string_view::npos) {  // a blank line
+      finish_sentence();
+      continue;
+    }
     detail::split_conll_fields(text, options.delimiter, fields);
-    if (fields.empty() || (fields.size() == 1 && fields[0].empty())) {
+    if (fields.empty()) {
       finish_sentence();
       continue;
     }
@@ -224,16 +232,25 @@ inline ConllDocument read_conll(std::istream& in, const std::string& name,
       problem = std::to_string(fields.size()) + " fields, but the sentence starting at line " +
                 std::to_string(current.first_line) + " has " + std::to_string(sentence_fields);
     }
-    for (std::size_t k = 0; problem.empty() && k < fields.size(); ++k)
-      if (fields[k].empty()) problem = "field " + std::to_string(k + 1) + " is empty";
     if (problem.empty()) {
       word_index = detail::resolve_conll_column(options.word_column, fields.size());
+      if (options.tag_column)
+        tag_index = detail::resolve_conll_column(*options.tag_column, fields.size());
+      for (std::size_t k = 0; problem.empty() && k < fields.size(); ++k) {
+        if (!fields[k].empty()) continue;
+        const long column = static_cast<long>(k);
+        problem = std::string(column == tag_index    ? "empty tag"
+                              : column == word_index ? "empty word"
+                                                     : "empty field") +
+                  " (field " + std::to_string(k + 1) + " of " + std::to_string(fields.size()) + ")";
+      }
+    }
+    if (problem.empty()) {
       if (word_index < 0)
         problem = "no word column " + detail::describe_conll_column(options.word_column) +
                   " in a line of " + std::to_string(fields.size()) + " fields";
     }
     if (problem.empty() && options.tag_column) {
-      tag_index = detail::resolve_conll_column(*options.tag_column, fields.size());
       if (tag_index < 0) {
         problem = "no tag column " + detail::describe_conll_column(*options.tag_column) +
                   " in a line of " + std::to_string(fields.size()) + " fields";
