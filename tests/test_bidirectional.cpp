@@ -60,8 +60,9 @@ TEST_CASE("reverse_within_lengths reverses each sequence in its own length, padd
     for (Index t = 0; t < 3; ++t) x(0, b, t) = static_cast<int>(10 * (b + 1) + t);
   Tensor3<int> r;
   reverse_within_lengths(x, lengths, r);
-  // sequence 0: 10 11 12 → 12 11 10; sequence 1: 20 | pad pad → 20 | 0 0; 2: 30 31 | pad → 31 30 |
-  // 0
+  // sequence 0: 10 11 12 → 12 11 10
+  // sequence 1: 20 | pad pad → 20 | 0 0
+  // sequence 2: 30 31 | pad → 31 30 | 0
   const int expected[3][3] = {{12, 11, 10}, {20, 0, 0}, {31, 30, 0}};
   for (Index b = 0; b < 3; ++b)
     for (Index t = 0; t < 3; ++t) REQUIRE(r(0, b, t) == expected[b][t]);

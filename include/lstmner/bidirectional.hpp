@@ -43,8 +43,9 @@ namespace lstmner {
 template <class Scalar>
 void reverse_within_lengths(const Tensor3<Scalar>& src, const SequenceLengths& lengths,
                             Tensor3<Scalar>& dst) {
-  require(&src != &dst, "reverse_within_lengths: source and destination must differ");
-  lengths.check(src, "reverse_within_lengths");
+  detail::require_lazily(
+      &src != &dst, [] { return "reverse_within_lengths: source and destination must differ"; });
+  detail::check_batch_shape(lengths, src, [] { return "reverse_within_lengths"; });
   const Index B = lengths.batch_size();
   const Index T = lengths.max_length();
   dst.resize(src.dim(0), B, T);
@@ -106,7 +107,8 @@ class Bidirectional {
   void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& out,
                Workspace& ws) const {
     check_input(x, lengths, "forward");
-    require(&out != &x, "Bidirectional: forward: out must not be the same tensor as x");
+    detail::require_lazily(
+        &out != &x, [] { return "Bidirectional: forward: out must not be the same tensor as x"; });
     reverse_within_lengths(x, lengths, ws.x_reversed);
     run_both(
         [&] { forward_layer.forward(x, lengths, ws.h_forward, ws.forward_ws); },
@@ -137,15 +139,20 @@ class Bidirectional {
     const Index Hb = backward_layer.output_size();
     const Index B = lengths.batch_size();
     const Index T = lengths.max_length();
-    require(dout.dim(0) == Hf + Hb && dout.dim(1) == B && dout.dim(2) == T,
-            "Bidirectional: backward: output gradient has shape " + shape_string(dout.shape()) +
-                ", expected (" + std::to_string(Hf + Hb) + ", " + std::to_string(B) + ", " +
-                std::to_string(T) + ")");
-    require(
+    detail::require_lazily(dout.dim(0) == Hf + Hb && dout.dim(1) == B && dout.dim(2) == T, [&] {
+      return "Bidirectional: backward: output gradient has shape " + shape_string(dout.shape()) +
+             ", expected (" + std::to_string(Hf + Hb) + ", " + std::to_string(B) + ", " +
+             std::to_string(T) + ")";
+    });
+    detail::require_lazily(
         ws.x_reversed.dim(0) == x.dim(0) && ws.x_reversed.dim(1) == B && ws.x_reversed.dim(2) == T,
-        "Bidirectional: backward: the workspace holds no forward pass over this batch (call "
-        "forward with the same input, lengths and workspace first)");
-    require(&dx != &x && &dx != &dout, "Bidirectional: backward: dx must be a tensor of its own");
+        [] {
+          return "Bidirectional: backward: the workspace holds no forward pass over this batch "
+                 "(call forward with the same input, lengths and workspace first)";
+        });
+    detail::require_lazily(&dx != &x && &dx != &dout, [] {
+      return "Bidirectional: backward: dx must be a tensor of its own";
+    });
 
     ws.dh_forward.resize(Hf, B, T);
     ws.dh_reversed.resize(Hb, B, T);
@@ -180,13 +187,18 @@ class Bidirectional {
  private:
   void check_input(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
                    const char* pass) const {
-    const std::string where = std::string("Bidirectional: ") + pass;
-    require(output_size() >= 1, where + ": the layer is empty (construct it with layers first)");
-    require(lengths.batch_size() >= 1, where + ": no sequence lengths given");
-    require(x.dim(0) == input_size(),
-            where + ": input x has " + std::to_string(x.dim(0)) + " features per step, expected " +
-                std::to_string(input_size()) + " (shape " + shape_string(x.shape()) + ")");
-    lengths.check(x, where);
+    const auto where = [pass] { return std::string("Bidirectional: ") + pass; };
+    detail::require_lazily(output_size() >= 1, [&] {
+      return where() + ": the layer is empty (construct it with layers first)";
+    });
+    detail::require_lazily(lengths.batch_size() >= 1,
+                           [&] { return where() + ": no sequence lengths given"; });
+    detail::require_lazily(x.dim(0) == input_size(), [&] {
+      return where() + ": input x has " + std::to_string(x.dim(0)) +
+             " features per step, expected " + std::to_string(input_size()) + " (shape " +
+             shape_string(x.shape()) + ")";
+    });
+    detail::check_batch_shape(lengths, x, where);
   }
 
   /// Runs both directions, concurrently when num_threads >= 2. An exception from either is

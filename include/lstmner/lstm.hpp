@@ -36,6 +36,23 @@
 
 namespace lstmner {
 
+namespace detail {
+
+/// `require` with a message built only when the check fails: a passing check must not touch the
+/// heap, since a training step allocates nothing once its buffers are sized.
+template <class MessageFn>
+void require_lazily(bool ok, MessageFn&& message) {
+  if (!ok) require(false, std::string(message()));
+}
+
+/// `lengths.check(x, who())`, building its message only when x does not match the batch.
+template <class Scalar, class WhoFn>
+void check_batch_shape(const SequenceLengths& lengths, const Tensor3<Scalar>& x, WhoFn&& who) {
+  if (x.dim(1) != lengths.batch_size() || x.dim(2) != lengths.max_length()) lengths.check(x, who());
+}
+
+}  // namespace detail
+
 /// Which implementation of the LSTM equations a layer runs.
 enum class LstmKernel {
   fast,       ///< kernels/lstm_fast.hpp: hoisted input GEMM, fused per-step elementwise pass
@@ -85,7 +102,8 @@ class LSTM {
   void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& h,
                Workspace& ws) const {
     check_input(x, lengths, "forward");
-    require(&h != &x, "LSTM: forward: h must not be the same tensor as x");
+    detail::require_lazily(&h != &x,
+                           [] { return "LSTM: forward: h must not be the same tensor as x"; });
     if (kernel == LstmKernel::reference) {
       kernels::lstm_forward_reference(W.value, U.value, b.value, x, lengths, h, ws.cache);
     } else {
@@ -97,15 +115,19 @@ class LSTM {
                 Tensor3<Scalar>& dx, Workspace& ws) {
     check_input(x, lengths, "backward");
     const Index H = hidden_size();
-    require(
+    detail::require_lazily(
         dh.dim(0) == H && dh.dim(1) == lengths.batch_size() && dh.dim(2) == lengths.max_length(),
-        "LSTM: backward: output gradient dh has shape " + shape_string(dh.shape()) +
-            ", expected (" + std::to_string(H) + ", " + std::to_string(lengths.batch_size()) +
-            ", " + std::to_string(lengths.max_length()) + ")");
-    require(ws.cache.holds_forward_of(H, lengths),
-            "LSTM: backward: the workspace holds no forward pass over this batch (call forward "
-            "with the same input, lengths and workspace first)");
-    require(&dx != &x && &dx != &dh, "LSTM: backward: dx must be a tensor of its own");
+        [&] {
+          return "LSTM: backward: output gradient dh has shape " + shape_string(dh.shape()) +
+                 ", expected (" + std::to_string(H) + ", " + std::to_string(lengths.batch_size()) +
+                 ", " + std::to_string(lengths.max_length()) + ")";
+        });
+    detail::require_lazily(ws.cache.holds_forward_of(H, lengths), [] {
+      return "LSTM: backward: the workspace holds no forward pass over this batch (call forward "
+             "with the same input, lengths and workspace first)";
+    });
+    detail::require_lazily(&dx != &x && &dx != &dh,
+                           [] { return "LSTM: backward: dx must be a tensor of its own"; });
     if (kernel == LstmKernel::reference) {
       kernels::lstm_backward_reference(W.value, U.value, x, lengths, dh, dx, W.grad, U.grad, b.grad,
                                        ws.cache);
@@ -118,13 +140,18 @@ class LSTM {
  private:
   void check_input(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
                    const char* pass) const {
-    const std::string where = std::string("LSTM: ") + pass;
-    require(hidden_size() >= 1, where + ": the layer is empty (construct it with sizes first)");
-    require(lengths.batch_size() >= 1, where + ": no sequence lengths given");
-    require(x.dim(0) == input_size(),
-            where + ": input x has " + std::to_string(x.dim(0)) + " features per step, expected " +
-                std::to_string(input_size()) + " (shape " + shape_string(x.shape()) + ")");
-    lengths.check(x, where);
+    const auto where = [pass] { return std::string("LSTM: ") + pass; };
+    detail::require_lazily(hidden_size() >= 1, [&] {
+      return where() + ": the layer is empty (construct it with sizes first)";
+    });
+    detail::require_lazily(lengths.batch_size() >= 1,
+                           [&] { return where() + ": no sequence lengths given"; });
+    detail::require_lazily(x.dim(0) == input_size(), [&] {
+      return where() + ": input x has " + std::to_string(x.dim(0)) +
+             " features per step, expected " + std::to_string(input_size()) + " (shape " +
+             shape_string(x.shape()) + ")";
+    });
+    detail::check_batch_shape(lengths, x, where);
   }
 };
 
