@@ -106,7 +106,8 @@ class Tensor {
   void resize(const Shape& shape) {
     Index n = 1;
     for (Index d : shape) {
-      require(d >= 0, "Tensor: negative dimension in shape " + shape_string(shape));
+      // The message is built only on failure: resize runs in every training step.
+      if (d < 0) require(false, "Tensor: negative dimension in shape " + shape_string(shape));
       n *= d;
     }
     shape_ = shape;

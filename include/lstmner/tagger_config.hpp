@@ -1,0 +1,93 @@
+#pragma once
+/// \file tagger_config.hpp
+/// Every knob of a Tagger: model shape, training, and text normalisation, with validation.
+///
+/// The defaults are the configuration that meets the documented CoNLL-2003 accuracy
+/// (docs/accuracy.md): a user who changes nothing gets that F1.
+
+#include <lstmner/tag_scheme.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace lstmner {
+
+enum class OptimizerKind { Adam, Sgd };
+
+inline std::string to_string(OptimizerKind kind) {
+  return kind == OptimizerKind::Adam ? "adam" : "sgd";
+}
+
+inline OptimizerKind parse_optimizer(const std::string& name) {
+  if (name == "adam") return OptimizerKind::Adam;
+  if (name == "sgd") return OptimizerKind::Sgd;
+  throw std::invalid_argument("lstmner: unknown optimizer '" + name + "' (expected adam or sgd)");
+}
+
+struct TaggerConfig {
+  // --- model shape ---------------------------------------------------------------------------
+  int embedding_dim = 100;  ///< word embedding size
+  int hidden_dim = 100;     ///< LSTM hidden size per direction
+  int casing_dim = 16;      ///< casing-feature embedding size (Huang et al. 2015); 0 disables it
+
+  // --- text normalisation (applied to words before the vocabulary lookup) ----------------------
+  bool lowercase = true;         ///< casing lives in the casing feature, so words can be folded
+  bool normalize_digits = true;  ///< every digit becomes '0' ("1996" and "1997" share a vector)
+  int min_word_count = 1;        ///< rarer training words map to the unknown entry
+
+  // --- regularisation ----------------------------------------------------------------------------
+  double dropout = 0.5;        ///< on the embeddings and on the BiLSTM outputs
+  double singleton_unk = 0.5;  ///< probability of replacing a training-set singleton by <unk>
+  double word_dropout = 0.0;   ///< probability of replacing any training word by <unk>
+
+  // --- optimisation ------------------------------------------------------------------------------
+  OptimizerKind optimizer = OptimizerKind::Adam;
+  double learning_rate = 1e-3;
+  double momentum = 0.9;   ///< SGD only
+  double clip_norm = 5.0;  ///< global gradient-norm clip; 0 disables
+  int batch_size = 32;
+  int epochs = 30;
+  int patience = 5;  ///< stop after this many epochs without a better dev F1; 0 = never
+
+  // --- output ------------------------------------------------------------------------------------
+  TagScheme train_scheme = TagScheme::IOBES;  ///< the scheme the output layer predicts
+  bool constrained_decoding = true;  ///< Viterbi over softmax scores, well-formed tags only
+
+  // --- reproducibility and parallelism
+  // -------------------------------------------------------------
+  std::uint64_t seed = 1;
+  /// Worker threads. The engine's unit of parallel work is one LSTM direction, so more than two
+  /// threads are accepted but do not help yet.
+  int threads = 2;
+
+  /// Throws std::invalid_argument naming the first field out of range.
+  void validate() const {
+    auto check = [](bool ok, const std::string& field, const std::string& rule) {
+      if (!ok) throw std::invalid_argument("lstmner: TaggerConfig." + field + " " + rule);
+    };
+    auto probability = [&](double p, const std::string& field) {
+      check(std::isfinite(p) && p >= 0.0 && p < 1.0, field,
+            "must be in [0, 1), got " + std::to_string(p));
+    };
+    check(embedding_dim >= 1 && embedding_dim <= 4096, "embedding_dim", "must be in 1..4096");
+    check(hidden_dim >= 1 && hidden_dim <= 4096, "hidden_dim", "must be in 1..4096");
+    check(casing_dim >= 0 && casing_dim <= 256, "casing_dim", "must be in 0..256");
+    check(min_word_count >= 1, "min_word_count", "must be at least 1");
+    probability(dropout, "dropout");
+    probability(singleton_unk, "singleton_unk");
+    probability(word_dropout, "word_dropout");
+    check(std::isfinite(learning_rate) && learning_rate > 0.0, "learning_rate", "must be positive");
+    check(std::isfinite(momentum) && momentum >= 0.0 && momentum < 1.0, "momentum",
+          "must be in [0, 1)");
+    check(std::isfinite(clip_norm) && clip_norm >= 0.0, "clip_norm",
+          "must be >= 0 (0 disables clipping)");
+    check(batch_size >= 1 && batch_size <= 65536, "batch_size", "must be in 1..65536");
+    check(epochs >= 1, "epochs", "must be at least 1");
+    check(patience >= 0, "patience", "must be >= 0 (0 disables early stopping)");
+    check(threads >= 1 && threads <= 1024, "threads", "must be in 1..1024");
+  }
+};
+
+}  // namespace lstmner
