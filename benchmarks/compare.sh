@@ -4,7 +4,7 @@
 #
 # Usage:
 #   benchmarks/compare.sh [--build DIR] [--repetitions N] [--min-time S] [--core C]
-#                         [--no-torch] [--keep DIR]
+#                         [--no-torch] [--keep DIR] [--clock wall|cpu] [--from DIR]
 #
 #   --build DIR       build tree configured with -DLSTMNER_BUILD_BENCHMARKS=ON, in which
 #                     `cmake --build DIR --target bench_lstm bench_onednn_lstm fma_peak` was run
@@ -16,6 +16,13 @@
 #                     2-thread cases run unpinned on all cores)
 #   --no-torch        skip the PyTorch peer (../shared/peers/torch_bilstm.py, next to the repo)
 #   --keep DIR        keep the raw JSON outputs in DIR (default: a temporary directory, deleted)
+#   --from DIR        no run: print the table again from the JSON a --keep DIR run left there
+#   --clock wall|cpu  wall (default): every rate over wall-clock time, as the PyTorch peer measures
+#                     (Google Benchmark's CPU-time rates are rescaled by cpu_time/real_time);
+#                     cpu: Google Benchmark's own CPU-time counters (PyTorch stays wall-clock).
+#                     On an idle machine they agree; on a shared, loaded one the CPU-time figures
+#                     leave out the time other processes took, and only wall-clock figures compare
+#                     with PyTorch's. The header prints the load average before and after the run.
 #
 # What runs (all float32, T = 32):
 #   fma_peak             the single-core FMA peak of the build's vector width ("% of peak" base)
@@ -39,6 +46,8 @@ min_time=0.5
 core=1
 torch=1
 keep=""
+clock=wall
+from=""
 
 while (($#)); do
   case "$1" in
@@ -48,12 +57,17 @@ while (($#)); do
     --core) core="$2"; shift 2 ;;
     --no-torch) torch=0; shift ;;
     --keep) keep="$2"; shift 2 ;;
+    --from) from="$(cd "$2" && pwd)"; shift 2 ;;
+    --clock) clock="$2"; shift 2
+             [[ "$clock" == wall || "$clock" == cpu ]] || { echo "compare.sh: --clock wall|cpu" >&2; exit 2; } ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 
-if [[ -n "$keep" ]]; then
+if [[ -n "$from" ]]; then
+  out="$from"
+elif [[ -n "$keep" ]]; then
   mkdir -p "$keep"; out="$(cd "$keep" && pwd)"
 else
   out="$(mktemp -d)"; trap 'rm -rf "$out"' EXIT
@@ -91,38 +105,47 @@ run_bench_unpinned() {  # the multi-thread cases: every core, threads set by the
     --benchmark_out_format=json "$@" >&2
 }
 
-fma="$(find_binary fma_peak)"
-ours="$(find_binary bench_lstm)"
-onednn="$(find_binary bench_onednn_lstm)"
-
-[[ -n "$fma" ]] && run_bench fma_peak "$fma" "$out/fma_peak.json"
-if [[ -n "$ours" ]]; then
-  run_bench bench_lstm "$ours" "$out/ours.json" --benchmark_filter='-threads:2'
-  run_bench_unpinned bench_lstm "$ours" "$out/ours_mt.json" --benchmark_filter='threads:2'
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ -n "$from" ]]; then  # re-print only: no runs
+  load_before="n/a (--from)"
 else
-  echo "compare.sh: no bench_lstm in $build: our columns print —" >&2
-fi
-if [[ -n "$onednn" ]]; then
-  run_bench bench_onednn_lstm "$onednn" "$out/onednn.json" --benchmark_filter='-threads:2'
-  run_bench_unpinned bench_onednn_lstm "$onednn" "$out/onednn_mt.json" \
-    --benchmark_filter='threads:2'
-else
-  echo "compare.sh: no bench_onednn_lstm in $build (oneDNN not found at configure time?)" >&2
-fi
-torch_script="$repo/../shared/peers/torch_bilstm.py"
-if ((torch)) && [[ -f "$torch_script" ]]; then
-  echo "== PyTorch (pinned to core $core): $torch_script cell --threads 1" >&2
-  OMP_NUM_THREADS=1 "${pin[@]}" /usr/bin/python3 "$torch_script" cell --threads 1 \
-    | tee "$out/torch.jsonl" >&2
-elif ((torch)); then
-  echo "compare.sh: $torch_script not found: PyTorch columns print —" >&2
-fi
+  fma="$(find_binary fma_peak)"
+  ours="$(find_binary bench_lstm)"
+  onednn="$(find_binary bench_onednn_lstm)"
 
+  [[ -n "$fma" ]] && run_bench fma_peak "$fma" "$out/fma_peak.json"
+  if [[ -n "$ours" ]]; then
+    run_bench bench_lstm "$ours" "$out/ours.json" --benchmark_filter='-threads:2'
+    run_bench_unpinned bench_lstm "$ours" "$out/ours_mt.json" --benchmark_filter='threads:2'
+  else
+    echo "compare.sh: no bench_lstm in $build: our columns print —" >&2
+  fi
+  if [[ -n "$onednn" ]]; then
+    run_bench bench_onednn_lstm "$onednn" "$out/onednn.json" --benchmark_filter='-threads:2'
+    run_bench_unpinned bench_onednn_lstm "$onednn" "$out/onednn_mt.json" \
+      --benchmark_filter='threads:2'
+  else
+    echo "compare.sh: no bench_onednn_lstm in $build (oneDNN not found at configure time?)" >&2
+  fi
+  torch_script="$repo/../shared/peers/torch_bilstm.py"
+  if ((torch)) && [[ -f "$torch_script" ]]; then
+    echo "== PyTorch (pinned to core $core): $torch_script cell --threads 1" >&2
+    OMP_NUM_THREADS=1 "${pin[@]}" /usr/bin/python3 "$torch_script" cell --threads 1 \
+      | tee "$out/torch.jsonl" >&2
+  elif ((torch)); then
+    echo "compare.sh: $torch_script not found: PyTorch columns print —" >&2
+  fi
+fi
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+[[ -n "$from" ]] && load_after="n/a (--from)"
 cpu="$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
-/usr/bin/python3 - "$out" "$cpu" "$core" "$repetitions" "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')" <<'PYTHON'
+commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
+/usr/bin/python3 - "$out" "$cpu" "$core" "$repetitions" "$commit" "$clock" \
+  "$load_before" "$load_after" <<'PYTHON'
 import datetime, json, os, re, sys
 
-out, cpu, core, repetitions, commit = sys.argv[1:6]
+out, cpu, core, repetitions, commit, clock, load_before, load_after = sys.argv[1:9]
+UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
 def load(name):
@@ -152,12 +175,19 @@ def case_key(run_name):
 
 
 def figures(*names):
+    """{case: (tokens/s, GFLOP/s)} on the chosen clock."""
     table = {}
     for name in names:
         runs, _ = load(name)
         for run_name, b in runs.items():
-            if "tokens_per_second" in b:
-                table[case_key(run_name)] = (b["tokens_per_second"], b.get("GFLOP/s"))
+            if "tokens_per_second" not in b:
+                continue
+            tokens, gflops = b["tokens_per_second"], b.get("GFLOP/s")
+            if clock == "wall" and b.get("real_time") and b.get("cpu_time") and \
+                    not run_name.endswith("/real_time"):  # /real_time rates are wall already
+                scale = b["cpu_time"] / b["real_time"]
+                tokens, gflops = tokens * scale, (gflops * scale if gflops else gflops)
+            table[case_key(run_name)] = (tokens, gflops)
     return table
 
 
@@ -221,11 +251,16 @@ def ratio(a, b):
 
 
 print(f"\n### LSTM layer, float32, T = 32 — median of {repetitions} repetitions\n")
-print(f"- CPU: {cpu}; {datetime.datetime.utcnow():%Y-%m-%d %H:%M} UTC; lstmner {commit}; "
+_, fma_context = load("fma_peak.json")
+when = fma_context.get("date") or f"{datetime.datetime.utcnow():%Y-%m-%dT%H:%M}"
+print(f"- CPU: {cpu}; {when}; lstmner {commit}; "
       f"1 thread pinned to core {core} unless the case says threads:2 (then unpinned)")
+print(f"- rates over {'wall-clock' if clock == 'wall' else 'CPU'} time"
+      f"{'' if clock == 'wall' else ' (PyTorch: wall-clock)'}; load average (1, 5, 15 min) "
+      f"before {load_before}, after {load_after} on {os.cpu_count()} CPUs")
 if peak:
     print(f"- FMA peak ({peak_name}, {fma_runs[peak_name].get('label', '')}): {peak:.1f} GFLOP/s "
-          "per core")
+          "per core (over CPU time: a property of the machine, not of the load)")
     others = [f"{n.split(':')[-1]}-bit {r['gflops']:.1f}"
               for n, r in fma_runs.items() if n != peak_name]
     if others:
