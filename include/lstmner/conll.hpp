@@ -36,6 +36,7 @@
 #include <filesystem>
 #include <fstream>
 #include <istream>
+#include <iterator>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -183,16 +184,27 @@ inline ConllDocument read_conll(std::istream& in, const std::string& name,
   std::vector<std::string_view> fields;
   std::size_t line_number = 0;
 
+  // `current` is scratch space whose vectors keep their capacity from sentence to sentence; a
+  // finished sentence is moved into vectors of exactly its size (one allocation each).
   auto finish_sentence = [&]() {
     if (current.words.empty()) return;
+    Sentence& out = doc.sentences.emplace_back();
+    out.words.assign(std::make_move_iterator(current.words.begin()),
+                     std::make_move_iterator(current.words.end()));
+    out.tags.assign(std::make_move_iterator(current.tags.begin()),
+                    std::make_move_iterator(current.tags.end()));
+    out.columns.assign(std::make_move_iterator(current.columns.begin()),
+                       std::make_move_iterator(current.columns.end()));
+    out.first_line = current.first_line;
     if (pending_document) {
-      current.starts_document = true;
-      current.docstart_line = std::move(pending_docstart);
+      out.starts_document = true;
+      out.docstart_line = std::move(pending_docstart);
       pending_docstart.clear();
       pending_document = false;
     }
-    doc.sentences.push_back(std::move(current));
-    current = Sentence{};
+    current.words.clear();
+    current.tags.clear();
+    current.columns.clear();
     sentence_fields = 0;
   };
 
@@ -282,7 +294,10 @@ inline ConllDocument read_conll(std::istream& in, const std::string& name,
   if (options.scheme) {
     doc.scheme = *options.scheme;
   } else if (options.tag_column) {
-    const auto detected = detect_scheme(doc.tag_sequences());
+    std::vector<const std::vector<std::string>*> tags;
+    tags.reserve(doc.sentences.size());
+    for (const Sentence& sentence : doc.sentences) tags.push_back(&sentence.tags);
+    const auto detected = detail::detect_scheme_of(tags);
     doc.scheme = detected.value_or(TagScheme::IOB2);
     doc.scheme_detected = detected.has_value();
   }

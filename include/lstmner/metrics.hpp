@@ -183,51 +183,87 @@ inline void finish_report(EvaluationReport& report) {
 
 // ---- conlleval's rules -------------------------------------------------------------------------
 
+/// The chunk tags conlleval's rules name; every other prefix only takes part in type changes.
+enum class ConllevalPrefix : unsigned char { O, B, I, E, Dot, Open, Close, Other };
+
 /// conlleval splits a tag at its first hyphen (/^([^-]*)-(.*)$/), and Perl's truth test turns a
 /// type "0" into "" ($type = $type ? $type : "").
 struct ConllevalTag {
   std::string_view prefix;
   std::string_view type;
+  ConllevalPrefix code = ConllevalPrefix::Other;
 };
 
 inline ConllevalTag conlleval_split(std::string_view tag) {
   const std::size_t hyphen = tag.find('-');
-  if (hyphen == std::string_view::npos) return {tag, {}};
-  ConllevalTag t{tag.substr(0, hyphen), tag.substr(hyphen + 1)};
-  if (t.type == "0") t.type = {};
+  ConllevalTag t{tag, {}};
+  if (hyphen != std::string_view::npos) {
+    t.prefix = tag.substr(0, hyphen);
+    t.type = tag.substr(hyphen + 1);
+    if (t.type == "0") t.type = {};
+  }
+  if (t.prefix.size() == 1) {
+    switch (t.prefix[0]) {
+      case 'O':
+        t.code = ConllevalPrefix::O;
+        break;
+      case 'B':
+        t.code = ConllevalPrefix::B;
+        break;
+      case 'I':
+        t.code = ConllevalPrefix::I;
+        break;
+      case 'E':
+        t.code = ConllevalPrefix::E;
+        break;
+      case '.':
+        t.code = ConllevalPrefix::Dot;
+        break;
+      case '[':
+        t.code = ConllevalPrefix::Open;
+        break;
+      case ']':
+        t.code = ConllevalPrefix::Close;
+        break;
+      default:
+        break;
+    }
+  }
   return t;
 }
 
 /// conlleval's endOfChunk: did a chunk end between the previous token and this one?
-inline bool conlleval_end_of_chunk(std::string_view prev_tag, std::string_view tag,
+inline bool conlleval_end_of_chunk(ConllevalPrefix prev_tag, ConllevalPrefix tag,
                                    std::string_view prev_type, std::string_view type) {
+  using P = ConllevalPrefix;
   bool end = false;
-  if (prev_tag == "B" && tag == "B") end = true;
-  if (prev_tag == "B" && tag == "O") end = true;
-  if (prev_tag == "I" && tag == "B") end = true;
-  if (prev_tag == "I" && tag == "O") end = true;
-  if (prev_tag == "E" && tag == "E") end = true;
-  if (prev_tag == "E" && tag == "I") end = true;
-  if (prev_tag == "E" && tag == "O") end = true;
-  if (prev_tag != "O" && prev_tag != "." && prev_type != type) end = true;
+  if (prev_tag == P::B && tag == P::B) end = true;
+  if (prev_tag == P::B && tag == P::O) end = true;
+  if (prev_tag == P::I && tag == P::B) end = true;
+  if (prev_tag == P::I && tag == P::O) end = true;
+  if (prev_tag == P::E && tag == P::E) end = true;
+  if (prev_tag == P::E && tag == P::I) end = true;
+  if (prev_tag == P::E && tag == P::O) end = true;
+  if (prev_tag != P::O && prev_tag != P::Dot && prev_type != type) end = true;
   // conlleval: "[" and "]" chunks are assumed to have length 1
-  if (prev_tag == "]" || prev_tag == "[") end = true;
+  if (prev_tag == P::Close || prev_tag == P::Open) end = true;
   return end;
 }
 
 /// conlleval's startOfChunk: did a chunk start at this token?
-inline bool conlleval_start_of_chunk(std::string_view prev_tag, std::string_view tag,
+inline bool conlleval_start_of_chunk(ConllevalPrefix prev_tag, ConllevalPrefix tag,
                                      std::string_view prev_type, std::string_view type) {
+  using P = ConllevalPrefix;
   bool start = false;
-  if (prev_tag == "B" && tag == "B") start = true;
-  if (prev_tag == "I" && tag == "B") start = true;
-  if (prev_tag == "O" && tag == "B") start = true;
-  if (prev_tag == "O" && tag == "I") start = true;
-  if (prev_tag == "E" && tag == "E") start = true;
-  if (prev_tag == "E" && tag == "I") start = true;
-  if (prev_tag == "O" && tag == "E") start = true;
-  if (tag != "O" && tag != "." && prev_type != type) start = true;
-  if (tag == "[" || tag == "]") start = true;
+  if (prev_tag == P::B && tag == P::B) start = true;
+  if (prev_tag == P::I && tag == P::B) start = true;
+  if (prev_tag == P::O && tag == P::B) start = true;
+  if (prev_tag == P::O && tag == P::I) start = true;
+  if (prev_tag == P::E && tag == P::E) start = true;
+  if (prev_tag == P::E && tag == P::I) start = true;
+  if (prev_tag == P::O && tag == P::E) start = true;
+  if (tag != P::O && tag != P::Dot && prev_type != type) start = true;
+  if (tag == P::Open || tag == P::Close) start = true;
   return start;
 }
 
@@ -241,13 +277,13 @@ class ConllevalCounter {
   void add(std::string_view gold_tag, std::string_view predicted_tag) {
     const detail::ConllevalTag gold = detail::conlleval_split(gold_tag);
     const detail::ConllevalTag guess = detail::conlleval_split(predicted_tag);
-    step(gold.prefix, gold.type, guess.prefix, guess.type);
+    step(gold.code, gold.type, guess.code, guess.type);
     ++tokens_;
     if (gold.prefix == guess.prefix && gold.type == guess.type) ++correct_tokens_;
   }
 
   /// A sentence break: conlleval reads it as a token "O O" that is not counted.
-  void add_boundary() { step("O", {}, "O", {}); }
+  void add_boundary() { step(detail::ConllevalPrefix::O, {}, detail::ConllevalPrefix::O, {}); }
 
   /// The counts so far, as a report (an entity still open at the end is closed, as conlleval
   /// does at the end of its input).
@@ -280,8 +316,8 @@ class ConllevalCounter {
   }
 
   // The body of conlleval's main loop, in its order.
-  void step(std::string_view correct, std::string_view correct_type, std::string_view guessed,
-            std::string_view guessed_type) {
+  void step(detail::ConllevalPrefix correct, std::string_view correct_type,
+            detail::ConllevalPrefix guessed, std::string_view guessed_type) {
     using detail::conlleval_end_of_chunk;
     using detail::conlleval_start_of_chunk;
     const bool gold_end =
@@ -303,14 +339,16 @@ class ConllevalCounter {
     if (gold_start && guess_start && guessed_type == correct_type) in_correct_ = true;
     if (gold_start) ++counts(correct_type).gold;
     if (guess_start) ++counts(guessed_type).predicted;
-    last_correct_.assign(correct);
+    last_correct_ = correct;
     last_correct_type_.assign(correct_type);
-    last_guessed_.assign(guessed);
+    last_guessed_ = guessed;
     last_guessed_type_.assign(guessed_type);
   }
 
   std::map<std::string, Counts, std::less<>> types_;
-  std::string last_correct_ = "O", last_correct_type_, last_guessed_ = "O", last_guessed_type_;
+  detail::ConllevalPrefix last_correct_ = detail::ConllevalPrefix::O;
+  detail::ConllevalPrefix last_guessed_ = detail::ConllevalPrefix::O;
+  std::string last_correct_type_, last_guessed_type_;
   bool in_correct_ = false;
   std::size_t tokens_ = 0, correct_tokens_ = 0;
 };
@@ -591,20 +629,21 @@ inline std::vector<Entity> extract_entities(const std::vector<std::string>& tags
   std::vector<Entity> entities;
   switch (options.mode) {
     case ScoringMode::Conlleval: {
-      std::string_view prev_tag = "O", prev_type;
+      detail::ConllevalPrefix prev_tag = detail::ConllevalPrefix::O;
+      std::string_view prev_type;
       bool open = false;
       for (std::size_t i = 0; i < tags.size(); ++i) {
         const detail::ConllevalTag t = detail::conlleval_split(tags[i]);
-        if (open && detail::conlleval_end_of_chunk(prev_tag, t.prefix, prev_type, t.type)) {
+        if (open && detail::conlleval_end_of_chunk(prev_tag, t.code, prev_type, t.type)) {
           entities.back().end = i;
           open = false;
         }
-        if (detail::conlleval_start_of_chunk(prev_tag, t.prefix, prev_type, t.type)) {
+        if (detail::conlleval_start_of_chunk(prev_tag, t.code, prev_type, t.type)) {
           if (open) entities.back().end = i;
           entities.push_back(Entity{std::string(t.type), i, tags.size()});
           open = true;
         }
-        prev_tag = t.prefix;
+        prev_tag = t.code;
         prev_type = t.type;
       }
       break;

@@ -90,6 +90,11 @@ inline std::optional<TagParts> split_tag(std::string_view tag) {
 /// phrase for an error message; the empty string when it is valid.
 inline std::string tag_problem(std::string_view tag, std::optional<TagScheme> scheme) {
   if (tag.empty()) return "empty tag";
+  if (const auto parts = split_tag(tag)) {  // the common case, without building any string
+    if (parts->prefix == 'O' || !scheme ||
+        scheme_prefixes(*scheme).find(parts->prefix) != std::string_view::npos)
+      return {};
+  }
   const std::string allowed = scheme ? std::string(scheme_prefixes(*scheme)) : std::string("BIES");
   std::string expected = "O or ";
   for (std::size_t i = 0; i < allowed.size(); ++i) {
@@ -117,16 +122,13 @@ inline bool inside_tag_opens_entity(const std::vector<std::string>& tags, std::s
 
 }  // namespace detail
 
-/// Which scheme a corpus is written in, from its tag sequences (one per sentence):
-/// - any `E-` or `S-` tag: IOBES;
-/// - otherwise any `I-X` that opens an entity (first in its sentence, after `O`, or after another
-///   type): IOB1 -- IOB2 never does that;
-/// - otherwise any `B-` tag: IOB2 (IOB1 writes an entity that follows `O` as `I-X`).
-/// nullopt when the tags cannot tell (only `O`), or when a tag is neither `O` nor `B/I/E/S-TYPE`.
-inline std::optional<TagScheme> detect_scheme(
-    const std::vector<std::vector<std::string>>& tag_sequences) {
+namespace detail {
+/// detect_scheme() over sequences held elsewhere (the reader's sentences), without copying.
+inline std::optional<TagScheme> detect_scheme_of(
+    const std::vector<const std::vector<std::string>*>& tag_sequences) {
   bool has_end_or_single = false, inside_opens = false, has_begin = false;
-  for (const auto& tags : tag_sequences) {
+  for (const std::vector<std::string>* sequence : tag_sequences) {
+    const std::vector<std::string>& tags = *sequence;
     for (std::size_t i = 0; i < tags.size(); ++i) {
       const auto parts = split_tag(tags[i]);
       if (!parts) return std::nullopt;
@@ -150,6 +152,21 @@ inline std::optional<TagScheme> detect_scheme(
   if (inside_opens) return TagScheme::IOB1;
   if (has_begin) return TagScheme::IOB2;
   return std::nullopt;
+}
+}  // namespace detail
+
+/// Which scheme a corpus is written in, from its tag sequences (one per sentence):
+/// - any `E-` or `S-` tag: IOBES;
+/// - otherwise any `I-X` that opens an entity (first in its sentence, after `O`, or after another
+///   type): IOB1 -- IOB2 never does that;
+/// - otherwise any `B-` tag: IOB2 (IOB1 writes an entity that follows `O` as `I-X`).
+/// nullopt when the tags cannot tell (only `O`), or when a tag is neither `O` nor `B/I/E/S-TYPE`.
+inline std::optional<TagScheme> detect_scheme(
+    const std::vector<std::vector<std::string>>& tag_sequences) {
+  std::vector<const std::vector<std::string>*> pointers;
+  pointers.reserve(tag_sequences.size());
+  for (const auto& tags : tag_sequences) pointers.push_back(&tags);
+  return detail::detect_scheme_of(pointers);
 }
 
 /// An entity span over token positions [begin, end).
