@@ -17,7 +17,8 @@
 ///       hidden states (kernels/lstm_reference.hpp lists them): backward needs nothing else.
 ///   backward(x, lengths, dh, dx, ws):  the same x and lengths as the forward pass that filled
 ///       `ws`, dh (H,B,T) → writes dx (In,B,T) (0 at padded steps) and adds into W.grad, U.grad,
-///       b.grad. dh at padded steps is ignored.
+///       b.grad. dh at padded steps is ignored. x at padded steps must be finite (it is 0 by the
+///       layer contract): the fast kernel multiplies it by a zero gradient rather than skip it.
 ///
 /// The arithmetic lives in kernels/: `kernel = LstmKernel::fast` (the default) or
 /// `LstmKernel::reference` (the plain one, for tests and as a readable specification). Both fill
