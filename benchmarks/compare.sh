@@ -17,12 +17,14 @@
 #   --no-torch        skip the PyTorch peer (../shared/peers/torch_bilstm.py, next to the repo)
 #   --keep DIR        keep the raw JSON outputs in DIR (default: a temporary directory, deleted)
 #   --from DIR        no run: print the table again from the JSON a --keep DIR run left there
-#   --clock wall|cpu  wall (default): every rate over wall-clock time, as the PyTorch peer measures
-#                     (Google Benchmark's CPU-time rates are rescaled by cpu_time/real_time);
-#                     cpu: Google Benchmark's own CPU-time counters (PyTorch stays wall-clock).
-#                     On an idle machine they agree; on a shared, loaded one the CPU-time figures
-#                     leave out the time other processes took, and only wall-clock figures compare
-#                     with PyTorch's. The header prints the load average before and after the run.
+#   --clock cpu|wall  cpu (default): single-thread rates over the benchmark thread's CPU time
+#                     (1-thread /real_time cases are rescaled by real_time/cpu_time), which leaves
+#                     out the time other processes take on a shared machine, so ours and oneDNN
+#                     compare fairly even when the load changes between their runs; multi-thread
+#                     cases stay wall-clock. wall: every Google Benchmark rate over wall-clock time
+#                     (rescaled by cpu_time/real_time). PyTorch's peer can only time wall-clock: on
+#                     a loaded machine its column and the ours/PyTorch ratio flatter us, which is
+#                     why the header prints the load average before and after the run.
 #
 # What runs (all float32, T = 32):
 #   fma_peak             the single-core FMA peak of the build's vector width ("% of peak" base)
@@ -46,7 +48,7 @@ min_time=0.5
 core=1
 torch=1
 keep=""
-clock=wall
+clock=cpu
 from=""
 
 while (($#)); do
@@ -183,11 +185,15 @@ def figures(*names):
             if "tokens_per_second" not in b:
                 continue
             tokens, gflops = b["tokens_per_second"], b.get("GFLOP/s")
-            if clock == "wall" and b.get("real_time") and b.get("cpu_time") and \
-                    not run_name.endswith("/real_time"):  # /real_time rates are wall already
-                scale = b["cpu_time"] / b["real_time"]
-                tokens, gflops = tokens * scale, (gflops * scale if gflops else gflops)
-            table[case_key(run_name)] = (tokens, gflops)
+            key = case_key(run_name)
+            on_wall = run_name.endswith("/real_time")  # rates already over wall-clock time
+            scale = 1.0
+            if b.get("real_time") and b.get("cpu_time"):
+                if clock == "wall" and not on_wall:
+                    scale = b["cpu_time"] / b["real_time"]
+                elif clock == "cpu" and on_wall and key[5] == 1:
+                    scale = b["real_time"] / b["cpu_time"]
+            table[key] = (tokens * scale, gflops * scale if gflops else gflops)
     return table
 
 
@@ -256,7 +262,8 @@ when = fma_context.get("date") or f"{datetime.datetime.utcnow():%Y-%m-%dT%H:%M}"
 print(f"- CPU: {cpu}; {when}; lstmner {commit}; "
       f"1 thread pinned to core {core} unless the case says threads:2 (then unpinned)")
 print(f"- rates over {'wall-clock' if clock == 'wall' else 'CPU'} time"
-      f"{'' if clock == 'wall' else ' (PyTorch: wall-clock)'}; load average (1, 5, 15 min) "
+      f"{'' if clock == 'wall' else ' (threads:2 rows and PyTorch: wall-clock)'}; "
+      f"load average (1, 5, 15 min) "
       f"before {load_before}, after {load_after} on {os.cpu_count()} CPUs")
 if peak:
     print(f"- FMA peak ({peak_name}, {fma_runs[peak_name].get('label', '')}): {peak:.1f} GFLOP/s "
