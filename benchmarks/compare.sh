@@ -33,6 +33,11 @@
 #   torch_bilstm.py cell PyTorch (nn.LSTM) with 1 thread; it prints which BLAS it mapped, and is
 #                        only a fair peer on OpenBLAS (apt-get install libopenblas0-openmp)
 # Single-thread benchmarks run with OMP_NUM_THREADS=1 under `taskset -c C`, one after the other.
+# Other OpenMP settings pass through from the environment. On a loaded machine, OpenMP's default
+# spin-waiting makes the 2-thread cases of the OpenMP peers collapse (oneDNN's bidirectional case
+# measured 6x slower than with OMP_WAIT_POLICY=PASSIVE at load 4.5 on 2 cores): there, run
+#   OMP_WAIT_POLICY=PASSIVE benchmarks/compare.sh ...
+# to give them a fair chance, and say so next to the figures.
 #
 # Table: tokens/s (median), GFLOP/s with 2*4H*(In+H) FLOPs per token per direction (x3 for
 # forward+backward), % of the FMA peak (peak x threads for multi-thread rows), ratios ours/peer.
@@ -277,7 +282,8 @@ else:
 _, onednn_context = load("onednn.json")
 if onednn_context:
     print(f"- oneDNN {onednn_context.get('onednn_version', '?')}, threads: "
-          f"{onednn_context.get('onednn_threads', '?')}")
+          f"{onednn_context.get('onednn_threads', '?')}; OMP_WAIT_POLICY "
+          f"{os.environ.get('OMP_WAIT_POLICY', 'unset')}")
 print(f"- PyTorch BLAS: {blas or 'not run'}")
 print()
 print("| case | ours tok/s | oneDNN tok/s | PyTorch tok/s | ours GFLOP/s | ours % of peak "
