@@ -506,12 +506,7 @@ TEST_CASE("a pass over a workspace sized for a larger batch asks Eigen for no he
   REQUIRE_NOTHROW(operator_new_calls_in_a_sized_pass(true));
 }
 
-// [!mayfail] until Tensor::resize (tensor.hpp) builds its error message only when the check
-// fails: today every resize allocates that message's strings under g++ (about 25 calls per LSTM
-// pass; clang++ elides the unused allocations and passes). With the message built lazily this
-// passes with g++ too (verified), and the tag should go.
-TEST_CASE("a pass over a workspace sized for a larger batch makes no operator new call",
-          "[!mayfail]") {
+TEST_CASE("a pass over a workspace sized for a larger batch makes no operator new call") {
   CHECK(operator_new_calls_in_a_sized_pass(false) == 0);
   CHECK(operator_new_calls_in_a_sized_pass(true) == 0);
 }
