@@ -363,8 +363,12 @@ TEST_CASE("container files: save, load, replace, and every failure named") {
     REQUIRE_THROWS_WITH(load_container((dir.path / "none.bin").string()),
                         Catch::EndsWith("none.bin': does not exist"));
   }
-  SECTION("a directory") {
+  SECTION("a directory, a device") {
     REQUIRE_THROWS_WITH(load_container(dir.path.string()), Catch::EndsWith("': is a directory"));
+    if (fs::exists("/dev/zero")) {
+      REQUIRE_THROWS_WITH(load_container("/dev/zero"),
+                          "model file '/dev/zero': is not a regular file");
+    }
   }
   SECTION("damaged files on disk") {
     const std::string good = read_file(path);

@@ -595,7 +595,8 @@ inline void save_container(const std::string& path, std::string_view payload) {
 }
 
 /// Reads the model file at `path` and returns its payload. Throws std::runtime_error naming the
-/// file: missing, unreadable, a directory, or any of decode_container's failures.
+/// file: missing, unreadable, a directory or other non-regular file, or any of decode_container's
+/// failures.
 inline std::string load_container(const std::string& path) {
   const std::string where = "model file '" + path + "'";
   std::error_code error;
@@ -604,6 +605,10 @@ inline std::string load_container(const std::string& path) {
     throw std::runtime_error(where + ": does not exist");
   }
   if (std::filesystem::is_directory(status)) throw std::runtime_error(where + ": is a directory");
+  // A device or a pipe could stream forever (/dev/zero): model files are regular files.
+  if (!std::filesystem::is_regular_file(status)) {
+    throw std::runtime_error(where + ": is not a regular file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(where + ": cannot open: " + detail::errno_text(errno));
   std::string file;
