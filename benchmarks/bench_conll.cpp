@@ -27,22 +27,29 @@ std::string data_file(const char* name) {
 
 constexpr const char* kSkip = "LSTMNER_DATA is not set to the CoNLL-2003 directory";
 
+/// Argument 1: keep every column (the default); 0: words and tags only.
 void BM_ReadConllTrain(benchmark::State& state) {
   const std::string path = data_file("train.txt");
   if (path.empty()) {
     state.SkipWithError(kSkip);
     return;
   }
+  lstmner::ConllReadOptions options;
+  options.keep_columns = state.range(0) != 0;
   std::size_t tokens = 0;
   for (auto _ : state) {
-    const lstmner::ConllDocument doc = lstmner::read_conll(path);
+    const lstmner::ConllDocument doc = lstmner::read_conll(path, options);
     tokens = doc.tokens();
     benchmark::DoNotOptimize(tokens);
   }
   state.counters["tokens"] = static_cast<double>(tokens);
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(tokens));
 }
-BENCHMARK(BM_ReadConllTrain)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReadConllTrain)
+    ->ArgName("keep_columns")
+    ->Arg(1)
+    ->Arg(0)
+    ->Unit(benchmark::kMillisecond);
 
 /// Test-set gold tags and a prediction with about 10% of the tags replaced at random.
 struct TestSet {

@@ -178,6 +178,17 @@ TEST_CASE("write_conll appends the prediction column and round-trips through the
   REQUIRE(report.correct_entities == 4);
 }
 
+TEST_CASE("read_conll without columns keeps words and tags; write_conll writes those") {
+  ConllReadOptions lean;
+  lean.keep_columns = false;
+  const ConllDocument doc = read_string("EU NNP I-ORG\nrejects VBZ O\n", lean);
+  REQUIRE(doc.sentences[0].columns.empty());
+  REQUIRE(doc.sentences[0].words == Tags{"EU", "rejects"});
+  std::ostringstream out;
+  write_conll(out, doc, {{"I-ORG", "I-ORG"}});
+  REQUIRE(out.str() == "EU I-ORG I-ORG\nrejects O I-ORG\n\n");
+}
+
 TEST_CASE("write_conll without columns, and its argument checks") {
   Sentence s;
   s.words = {"Hello", "Paris"};
