@@ -182,3 +182,37 @@ TEST_CASE("training stops with a clear error instead of writing NaN weights") {
                       Catch::Contains("non-finite") && Catch::Contains("epoch 1, batch 1"));
   CHECK(net.lstm.forward_layer.W.value == lstm_weights_before);
 }
+
+TEST_CASE("early stopping waits for a first nonzero dev F1, then keeps the best epoch's weights") {
+  Rng data_rng(2);
+  const auto train = marker_task(60, data_rng);
+  Rng init(4);
+  TaggerNetwork<float> net(small_shape(), 0.0, 1, init);
+  TaggerConfig config = task_config();
+  config.epochs = 20;
+  config.patience = 2;
+  Trainer<float> trainer(net, config, 1);
+  // Scripted dev scores: three cold-start epochs at 0, a best at epoch 5, then no progress.
+  const std::vector<double> dev_f1{0, 0, 0, 50, 60, 55, 60, 58, 70};
+  std::size_t calls = 0;
+  std::vector<std::vector<Matrix<float>>> weights_after_epoch;
+  TrainingCallbacks callbacks;
+  callbacks.on_epoch = [&](const EpochSummary&) {
+    std::vector<Matrix<float>> w;
+    for (auto* p : net.params()) w.push_back(p->value);
+    weights_after_epoch.push_back(std::move(w));
+  };
+  const auto history = trainer.fit(
+      train, [&] { return DevScores{0, 0, dev_f1.at(calls++)}; }, callbacks);
+  CHECK(history.epochs.size() == 7);  // epochs 6 and 7 bring nothing better than 60
+  CHECK(history.stopped_early);
+  CHECK(history.best_epoch == 5);
+  CHECK(history.best_dev_f1 == 60);
+  CHECK(history.epochs[4].best);
+  CHECK_FALSE(history.epochs[6].best);  // equal is not better
+  auto params = net.params();
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    CHECK(params[i]->value == weights_after_epoch[4][i]);
+    CHECK(params[i]->value != weights_after_epoch[6][i]);
+  }
+}

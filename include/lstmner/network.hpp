@@ -41,7 +41,7 @@ struct NetworkShape {
 template <class Scalar>
 class TaggerNetwork {
  public:
-  using BiLSTM = Bidirectional<LSTM<Scalar>>;
+  using BiLSTM = lstmner::BiLSTM<Scalar>;
 
   struct Workspace {
     Tensor3<Scalar> word_vectors, casing_vectors;  // (E,B,T), (C,B,T)
@@ -68,8 +68,9 @@ class TaggerNetwork {
   TaggerNetwork(const NetworkShape& network_shape, double dropout_rate, int threads, Rng& rng)
       : shape(network_shape),
         words(network_shape.vocabulary_size, network_shape.embedding_dim, rng),
-        lstm(LSTM<Scalar>(network_shape.input_dim(), network_shape.hidden_dim, rng),
-             LSTM<Scalar>(network_shape.input_dim(), network_shape.hidden_dim, rng)),
+        // Members are initialised in declaration order, so the draws from `rng` are in a fixed
+        // order: words, the forward then the backward LSTM (make_bilstm), output, casing.
+        lstm(make_bilstm<Scalar>(network_shape.input_dim(), network_shape.hidden_dim, rng)),
         output(2 * network_shape.hidden_dim, network_shape.num_tags, rng),
         dropout(dropout_rate) {
     lstm.num_threads = threads >= 2 ? 2 : 1;

@@ -108,7 +108,9 @@ class Trainer {
         history.best_epoch = epoch;
         epochs_without_improvement = 0;
         if (score_dev) snapshot(params, best_weights);
-      } else {
+      } else if (history.best_dev_f1 > 0.0) {
+        // Patience counts only once some epoch found entities: a dev F1 of 0 (nothing predicted
+        // yet, common in the first epochs on a small corpus) is a cold start, not a plateau.
         ++epochs_without_improvement;
       }
       history.epochs.push_back(summary);
