@@ -21,7 +21,7 @@ namespace {
 using lstmner::TaggerConfig;
 
 struct Options {
-  std::string data_dir, train, dev, test, model, metrics_json, scheme = "iobes", optimizer = "adam";
+  std::string data_dir, train, dev, test, model, metrics_json, scheme, optimizer;
   bool quiet = false;
   bool benchmark = false;
 };
@@ -73,7 +73,9 @@ nlohmann::json config_json(const TaggerConfig& c) {
 
 int run(int argc, char** argv) {
   Options opt;
-  TaggerConfig config;
+  TaggerConfig config;  // the library's defaults are the tool's defaults
+  opt.scheme = lstmner::to_string(config.train_scheme);
+  opt.optimizer = lstmner::to_string(config.optimizer);
   CLI::App app{"lstmner-train: train a BiLSTM named-entity tagger on CoNLL files"};
   app.option_defaults()->always_capture_default();
   app.add_option("--data", opt.data_dir,
@@ -99,8 +101,8 @@ int run(int argc, char** argv) {
   app.add_option("--word-dropout", config.word_dropout,
                  "Probability of replacing any training word by <unk>");
   app.add_option("--min-count", config.min_word_count, "Words rarer than this map to <unk>");
-  app.add_option("--scheme", opt.scheme, "Tag scheme the network predicts: iobes or iob2")
-      ->check(CLI::IsMember({"iob1", "iob2", "bio", "iobes"}));
+  app.add_option("--scheme", opt.scheme, "Tag scheme the network predicts (iobes, iob2 or iob1)")
+      ->check(CLI::IsMember({"iob1", "iob2", "bio", "iobes"}, CLI::ignore_case));
   app.add_flag("!--no-lowercase", config.lowercase, "Keep the case of words (default: fold it)");
   app.add_flag("!--no-digit-norm", config.normalize_digits, "Keep digits (default: map to 0)");
   app.add_flag("!--no-constrained", config.constrained_decoding,
