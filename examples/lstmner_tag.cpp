@@ -12,6 +12,8 @@
 #include <lstmner/tagger.hpp>
 #include <lstmner/tokenizer.hpp>
 
+#include "tool_main.hpp"
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -199,11 +201,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "lstmner-tag: error: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return run_tool("lstmner-tag", argc, argv, run); }

@@ -4,6 +4,8 @@
 
 #include <lstmner/tagger.hpp>
 
+#include "tool_main.hpp"
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -220,11 +222,4 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  try {
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "lstmner-train: error: " << e.what() << "\n";
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return run_tool("lstmner-train", argc, argv, run); }
