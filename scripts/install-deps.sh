@@ -3,10 +3,15 @@
 # Needs root, or sudo. Installs nothing when everything is present.
 set -euo pipefail
 
-packages=(cmake g++ make libeigen3-dev catch2 libcli11-dev nlohmann-json3-dev)
-if [[ "${LSTMNER_WITH_BENCHMARKS:-0}" == 1 ]]; then
-  # Google Benchmark, the oneDNN peer, and the PyTorch peer on OpenBLAS (the OpenMP build).
-  packages+=(libbenchmark-dev libdnnl-dev libopenblas0-openmp python3-torch)
+# Build and test: the compiler and CMake, Eigen, Catch2, CLI11 and nlohmann-json for the tools,
+# Google Benchmark and oneDNN so that the benchmarks (and the oneDNN peer) are built and
+# smoke-tested with every test run, python3 to check the generated sample corpus.
+packages=(cmake g++ make libeigen3-dev catch2 libcli11-dev nlohmann-json3-dev
+          libbenchmark-dev libdnnl-dev python3)
+if [[ "${LSTMNER_WITH_PEERS:-0}" == 1 ]]; then
+  # The PyTorch peer of benchmarks/compare.sh, on OpenBLAS's OpenMP build (Debian's default
+  # reference BLAS makes PyTorch ~20x slower and is no fair peer).
+  packages+=(libopenblas0-openmp python3-torch)
 fi
 
 missing=()
