@@ -26,6 +26,7 @@
 /// Eigen's EIGEN_STACK_ALLOCATION_LIMIT at work, not ours).
 
 #include <lstmner/kernels/lstm_reference.hpp>
+#include <lstmner/kernels/packed_gemm.hpp>
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
 
@@ -38,28 +39,198 @@ using ArrayMap = Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>>;
 template <class Scalar>
 using ConstArrayMap = Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>>;
 
-/// One sequence column of one forward step. `gates` holds the 4H pre-activations z on entry and
-/// the activations i, f, g, o on exit.
+/// A slice of n hidden units of one sequence column of one forward step. `gates` points at the
+/// i pre-activation of the slice's first unit; f, g, o follow at strides H, 2H, 3H (the cache's
+/// [i; f; g; o] column layout). On entry the slice holds the pre-activations z, on exit the
+/// activations i, f, g, o; the other pointers point at the slice's first unit too.
 template <class Scalar>
-inline void lstm_cell_forward_column(Index H, Scalar* gates, const Scalar* c_prev_data,
-                                     Scalar* c_data, Scalar* tanh_c_data, Scalar* h_state_data,
-                                     Scalar* h_out_data) {
-  ArrayMap<Scalar> input_forget(gates, 2 * H);  // i and f are adjacent: one sigmoid statement
-  input_forget = input_forget.logistic();
-  ArrayMap<Scalar> g(gates + 2 * H, H);
+inline void lstm_cell_forward_slice(Index H, Index n, Scalar* gates, const Scalar* c_prev_data,
+                                    Scalar* c_data, Scalar* tanh_c_data, Scalar* h_state_data,
+                                    Scalar* h_out_data) {
+  ArrayMap<Scalar> i(gates, n);
+  ArrayMap<Scalar> f(gates + H, n);
+  ArrayMap<Scalar> g(gates + 2 * H, n);
+  ArrayMap<Scalar> o(gates + 3 * H, n);
+  i = i.logistic();
+  f = f.logistic();
   g = g.tanh();
-  ArrayMap<Scalar> o(gates + 3 * H, H);
   o = o.logistic();
-  const ArrayMap<Scalar> i(gates, H);
-  const ArrayMap<Scalar> f(gates + H, H);
-  const ConstArrayMap<Scalar> c_prev(c_prev_data, H);
-  ArrayMap<Scalar> c(c_data, H);
-  ArrayMap<Scalar> tanh_c(tanh_c_data, H);
-  ArrayMap<Scalar> h_state(h_state_data, H);
+  const ConstArrayMap<Scalar> c_prev(c_prev_data, n);
+  ArrayMap<Scalar> c(c_data, n);
+  ArrayMap<Scalar> tanh_c(tanh_c_data, n);
+  ArrayMap<Scalar> h_state(h_state_data, n);
   c = f * c_prev + i * g;
   tanh_c = c.tanh();
   h_state = o * tanh_c;
-  ArrayMap<Scalar>(h_out_data, H) = h_state;
+  ArrayMap<Scalar>(h_out_data, n) = h_state;
+}
+
+/// The same slice at a padded step: the state is carried, outputs and the cache are zero.
+template <class Scalar>
+inline void lstm_cell_padding_slice(Index H, Index n, Scalar* gates, const Scalar* c_prev,
+                                    Scalar* c, Scalar* tanh_c, const Scalar* h_prev,
+                                    Scalar* h_state, Scalar* h_out) {
+  for (Index g = 0; g < 4; ++g) ArrayMap<Scalar>(gates + g * H, n).setZero();
+  ArrayMap<Scalar>(c, n) = ConstArrayMap<Scalar>(c_prev, n);
+  ArrayMap<Scalar>(tanh_c, n).setZero();
+  ArrayMap<Scalar>(h_state, n) = ConstArrayMap<Scalar>(h_prev, n);
+  ArrayMap<Scalar>(h_out, n).setZero();
+}
+
+/// Adds a packet of accumulated products into dst[0..valid) (valid ≤ P).
+template <class Scalar>
+EIGEN_ALWAYS_INLINE void add_packet(Scalar* dst, const packed::Packet<Scalar>& sum, Index valid) {
+  using namespace Eigen::internal;
+  constexpr Index P = packed::packet_size<Scalar>();
+  if (valid == P) {
+    pstoreu(dst, padd(sum, ploadu<packed::Packet<Scalar>>(dst)));
+  } else {
+    Scalar tmp[P];
+    pstoreu(tmp, sum);
+    for (Index l = 0; l < valid; ++l) dst[l] += tmp[l];
+  }
+}
+
+/// Stores a packet into dst[0..valid) (valid ≤ P).
+template <class Scalar>
+EIGEN_ALWAYS_INLINE void store_packet(Scalar* dst, const packed::Packet<Scalar>& value,
+                                      Index valid) {
+  constexpr Index P = packed::packet_size<Scalar>();
+  if (valid == P) {
+    Eigen::internal::pstoreu(dst, value);
+  } else {
+    Scalar tmp[P];
+    Eigen::internal::pstoreu(tmp, value);
+    for (Index l = 0; l < valid; ++l) dst[l] = tmp[l];
+  }
+}
+
+/// Everything one forward step needs, by pointer (all column-major, one column per sequence).
+template <class Scalar>
+struct ForwardStep {
+  Index H;
+  Index t;
+  const Index* lengths;
+  const Scalar* packed_u;  ///< pack_gate_interleaved(U)
+  Scalar* gates;           ///< (4H,B) z_t on entry (W·x_t + bias), activations on exit
+  const Scalar* c_prev;
+  Scalar* c;
+  Scalar* tanh_c;
+  const Scalar* h_prev;
+  Scalar* h_state;
+  Scalar* h_out;
+};
+
+/// Units [j0, j0+P) of columns [b0, b0+NB) of one forward step: z += U·h_{t-1}, accumulated
+/// in registers and added into the cached z once.
+template <int NB, class Scalar>
+void forward_block(const ForwardStep<Scalar>& s, Index j0, Index b0) {
+  constexpr Index P = packed::packet_size<Scalar>();
+  const Index H = s.H;
+  const Index valid = std::min(P, H - j0);
+  packed::Packet<Scalar> acc[4][NB];
+  packed::micro_kernel<4, NB>(s.packed_u + (j0 / P) * 4 * P * H, H, s.h_prev + b0 * H, H, acc);
+  for (int n = 0; n < NB; ++n) {
+    Scalar* z = s.gates + (b0 + n) * 4 * H + j0;
+    for (int g = 0; g < 4; ++g) add_packet(z + g * H, acc[g][n], valid);
+  }
+}
+
+template <class Scalar>
+void forward_block_n(Index nb, const ForwardStep<Scalar>& s, Index j0, Index b0) {
+  switch (nb) {
+    case 1: forward_block<1>(s, j0, b0); break;
+    case 2: forward_block<2>(s, j0, b0); break;
+    case 3: forward_block<3>(s, j0, b0); break;
+    default: forward_block<4>(s, j0, b0); break;
+  }
+}
+
+/// The cell update of whole columns [b0, b1) of one forward step (z already complete).
+template <class Scalar>
+void forward_columns(const ForwardStep<Scalar>& s, Index b0, Index b1) {
+  const Index H = s.H;
+  for (Index b = b0; b < b1; ++b) {
+    const Index at = b * H;
+    Scalar* z = s.gates + b * 4 * H;
+    if (s.t < s.lengths[b]) {
+      lstm_cell_forward_slice(H, H, z, s.c_prev + at, s.c + at, s.tanh_c + at, s.h_state + at,
+                              s.h_out + at);
+    } else {
+      lstm_cell_padding_slice(H, H, z, s.c_prev + at, s.c + at, s.tanh_c + at, s.h_prev + at,
+                              s.h_state + at, s.h_out + at);
+    }
+  }
+}
+
+/// One forward step. When packed U fits in L2 (H ≤ 256 in float), each block of 4 columns
+/// runs all unit panels and then its cell update at once, while its z is in L1; larger U is
+/// swept panel-outer instead (each panel stays in cache across the column blocks), then the
+/// cell update runs over the step's columns.
+template <class Scalar>
+void forward_step(const ForwardStep<Scalar>& s, Index B) {
+  constexpr Index P = packed::packet_size<Scalar>();
+  const Index H = s.H;
+  const bool u_fits_l2 = 16 * H * H * static_cast<Index>(sizeof(Scalar)) <= (Index(1) << 20);
+  if (s.t == 0) {  // h_{-1} = 0: nothing to add
+    forward_columns(s, 0, B);
+  } else if (u_fits_l2) {
+    for (Index b0 = 0; b0 < B; b0 += 4) {
+      const Index nb = std::min<Index>(4, B - b0);
+      for (Index j0 = 0; j0 < H; j0 += P) forward_block_n(nb, s, j0, b0);
+      forward_columns(s, b0, b0 + nb);
+    }
+  } else {
+    for (Index j0 = 0; j0 < H; j0 += P)
+      for (Index b0 = 0; b0 < B; b0 += 4) forward_block_n(std::min<Index>(4, B - b0), s, j0, b0);
+    forward_columns(s, 0, B);
+  }
+}
+
+/// Rows [r0, r0 + MR·P) of columns [b0, b0+NB) of dh_next = Uᵀ·δZ_t.
+template <int MR, int NB, class Scalar>
+void backward_block(const Scalar* panel, Index H, const Scalar* dZ, Scalar* dh_next, Index r0,
+                    Index b0) {
+  constexpr Index P = packed::packet_size<Scalar>();
+  packed::Packet<Scalar> acc[MR][NB];
+  packed::micro_kernel<MR, NB>(panel, 4 * H, dZ + b0 * 4 * H, 4 * H, acc);
+  for (int n = 0; n < NB; ++n)
+    for (int m = 0; m < MR; ++m) {
+      const Index row = r0 + m * P;
+      if (row < H) store_packet(dh_next + (b0 + n) * H + row, acc[m][n], std::min(P, H - row));
+    }
+}
+
+template <int MR, class Scalar>
+void backward_block_n(Index nb, const Scalar* panel, Index H, const Scalar* dZ, Scalar* dh_next,
+                      Index r0, Index b0) {
+  switch (nb) {
+    case 1: backward_block<MR, 1>(panel, H, dZ, dh_next, r0, b0); break;
+    case 2: backward_block<MR, 2>(panel, H, dZ, dh_next, r0, b0); break;
+    case 3: backward_block<MR, 3>(panel, H, dZ, dh_next, r0, b0); break;
+    default: backward_block<MR, 4>(panel, H, dZ, dh_next, r0, b0); break;
+  }
+}
+
+/// dh_next (H x B) = Uᵀ·δZ_t with `packed_ut` = pack_rows(Uᵀ).
+template <class Scalar>
+void recurrent_gradient(const Scalar* packed_ut, Index H, Index B, const Scalar* dZ,
+                        Scalar* dh_next) {
+  constexpr Index P = packed::packet_size<Scalar>();
+  const Index Hp = packed::round_up_to_packets<Scalar>(H);
+  for (Index r0 = 0; r0 < Hp; r0 += 4 * P) {
+    const Index mr = std::min<Index>(4, (Hp - r0) / P);
+    const Scalar* panel = packed_ut + r0 * 4 * H;
+    for (Index b0 = 0; b0 < B; b0 += 4) {
+      const Index nb = std::min<Index>(4, B - b0);
+      switch (mr) {
+        case 1: backward_block_n<1>(nb, panel, H, dZ, dh_next, r0, b0); break;
+        case 2: backward_block_n<2>(nb, panel, H, dZ, dh_next, r0, b0); break;
+        case 3: backward_block_n<3>(nb, panel, H, dZ, dh_next, r0, b0); break;
+        default: backward_block_n<4>(nb, panel, H, dZ, dh_next, r0, b0); break;
+      }
+    }
+  }
 }
 
 /// One sequence column of one backward step. On entry `dh_next` and `dc_next` hold the gradient
@@ -108,27 +279,28 @@ void lstm_forward_fast(const Matrix<Scalar>& W, const Matrix<Scalar>& U, const M
 
   cache.cell.step(0).setZero();
   cache.hidden.step(0).setZero();
+  // One column: Eigen's matrix-vector product reads U once per step without packing, and
+  // measured faster than packing U on every call (T = 32); from two columns on, the packed
+  // micro-kernel wins.
+  const bool use_packed = B >= 2;
+  if (use_packed) packed::pack_gate_interleaved(U, cache.packed_u);
   for (Index t = 0; t < T; ++t) {
-    auto Z_t = cache.gates.step(t);
-    if (t > 0) Z_t.noalias() += U * cache.hidden.step(t);  // h_{-1} = 0: nothing to add at t = 0
-    auto c_prev = cache.cell.step(t);
-    auto c = cache.cell.step(t + 1);
-    auto tanh_c = cache.cell_tanh.step(t);
-    auto h_prev = cache.hidden.step(t);
-    auto h_state = cache.hidden.step(t + 1);
-    auto h_out = h.step(t);
-    for (Index b = 0; b < B; ++b) {
-      if (t < lengths[b]) {
-        detail::lstm_cell_forward_column(H, Z_t.col(b).data(), c_prev.col(b).data(),
-                                         c.col(b).data(), tanh_c.col(b).data(),
-                                         h_state.col(b).data(), h_out.col(b).data());
-      } else {  // padding: carry the state, output and cache zeros
-        Z_t.col(b).setZero();
-        c.col(b) = c_prev.col(b);
-        tanh_c.col(b).setZero();
-        h_state.col(b) = h_prev.col(b);
-        h_out.col(b).setZero();
-      }
+    const detail::ForwardStep<Scalar> s{H,
+                                        t,
+                                        lengths.lengths().data(),
+                                        cache.packed_u.data(),
+                                        cache.gates.step(t).data(),
+                                        cache.cell.step(t).data(),
+                                        cache.cell.step(t + 1).data(),
+                                        cache.cell_tanh.step(t).data(),
+                                        cache.hidden.step(t).data(),
+                                        cache.hidden.step(t + 1).data(),
+                                        h.step(t).data()};
+    if (use_packed) {
+      detail::forward_step(s, B);
+    } else {
+      if (t > 0) cache.gates.step(t).noalias() += U * cache.hidden.step(t);
+      detail::forward_columns(s, 0, B);
     }
   }
 }
@@ -151,6 +323,8 @@ void lstm_backward_fast(const Matrix<Scalar>& W, const Matrix<Scalar>& U, const 
   cache.dc_next.setZero();
   auto dh_next = cache.dh_next.matrix();
   auto dc_next = cache.dc_next.matrix();
+  const bool use_packed = B >= 2;  // as in the forward pass
+  if (use_packed) packed::pack_rows<Scalar>(U.transpose(), cache.packed_ut);
 
   for (Index t = T - 1; t >= 0; --t) {
     auto dZ_t = cache.gate_grad.step(t);
@@ -168,7 +342,11 @@ void lstm_backward_fast(const Matrix<Scalar>& W, const Matrix<Scalar>& U, const 
         dc_next.col(b).setZero();
       }
     }
-    if (t > 0) dh_next.noalias() = U.transpose() * dZ_t;
+    if (t > 0 && use_packed) {
+      detail::recurrent_gradient(cache.packed_ut.data(), H, B, dZ_t.data(), dh_next.data());
+    } else if (t > 0) {
+      dh_next.noalias() = U.transpose() * dZ_t;
+    }
   }
 
   const auto dZ = cache.gate_grad.matrix();

@@ -61,6 +61,9 @@ struct LstmCache {
   Tensor3<Scalar> gate_grad;  ///< (4H,B,T) δz of every step
   Tensor2<Scalar> dh_next;    ///< (H,B) recurrent gradient flowing into step t
   Tensor2<Scalar> dc_next;    ///< (H,B) cell gradient flowing into step t
+  // The fast kernel's packed recurrent weights (kernels/packed_gemm.hpp), repacked every call.
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> packed_u;   ///< U, gate-interleaved panels
+  Eigen::Matrix<Scalar, Eigen::Dynamic, 1> packed_ut;  ///< Uᵀ, row panels
 
   /// Sizes the forward part of the cache; keeps the allocations when the batch fits.
   void resize_forward(Index hidden_size, const SequenceLengths& batch) {

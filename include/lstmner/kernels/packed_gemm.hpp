@@ -1,0 +1,113 @@
+#pragma once
+/// \file kernels/packed_gemm.hpp
+/// The register-blocked micro-kernel behind the per-step recurrent products of lstm_fast.hpp, and
+/// the packing of the recurrent weights into the layout it reads.
+///
+/// The micro-kernel computes one block C = A·Bm of MR packets of rows (MR ≤ 4, a packet being the
+/// target's SIMD width P: 16 floats with AVX-512, 8 with AVX2, 4 with SSE, 1 without SIMD) by NB
+/// columns (NB ≤ 4), over a reduction length K:
+///   - A is a packed panel: for every k, MR·P consecutive scalars (row k of the panel), so the
+///     kernel streams it with aligned-size vector loads and no index arithmetic;
+///   - Bm is read in place, column-major with leading dimension ldb (h_{t-1} or δZ_t, one
+///     scalar broadcast per column and k);
+///   - the MR·NB accumulators live in registers (16 of the 32 AVX-512 registers at 4x4).
+/// The result is returned in registers (`acc`) so each caller fuses its own epilogue.
+///
+/// Packing (once per forward or backward call: 4H² copies against 8·H²·B·T FLOPs):
+///   - pack_gate_interleaved(U): for the forward product U·h. Hidden units are cut into blocks
+///     of P; panel j holds, for every k, the 4 packets U_i[j·P.., k], U_f[..], U_g[..], U_o[..]:
+///     the 4 gates of the same P units sit together, so the forward epilogue has i, f, g, o of a
+///     unit in the same register lane.
+///   - pack_rows(Uᵀ): for the backward product Uᵀ·δZ. Rows cut into panels of up to 4 packets.
+/// Rows past the matrix end are packed as zeros (the kernel computes them, callers drop them).
+/// The Eigen packet functions are chosen at compile time from the target (-march), with Eigen's
+/// scalar fallback, so plain -O2 builds are correct too.
+
+#include <Eigen/Core>
+#include <algorithm>
+
+#include <lstmner/tensor.hpp>
+
+namespace lstmner {
+namespace kernels {
+namespace packed {
+
+template <class Scalar>
+using Packet = typename Eigen::internal::packet_traits<Scalar>::type;
+
+/// Scalars per SIMD packet for this build.
+template <class Scalar>
+constexpr Index packet_size() {
+  return Eigen::internal::packet_traits<Scalar>::size;
+}
+
+/// Rounds n up to a whole number of packets.
+template <class Scalar>
+constexpr Index round_up_to_packets(Index n) {
+  return (n + packet_size<Scalar>() - 1) / packet_size<Scalar>() * packet_size<Scalar>();
+}
+
+/// Packs U (4H x H, gate blocks i, f, g, o) for the forward product: returns into `out` (resized
+/// to 4·Hp·H, Hp = H rounded up to packets) the gate-interleaved panels described above.
+template <class Scalar, class Vector>
+void pack_gate_interleaved(const Matrix<Scalar>& U, Vector& out) {
+  constexpr Index P = packet_size<Scalar>();
+  const Index H = U.cols();
+  const Index Hp = round_up_to_packets<Scalar>(H);
+  out.resize(4 * Hp * H);
+  Scalar* dst = out.data();
+  for (Index j0 = 0; j0 < Hp; j0 += P) {
+    const Index valid = std::min(P, H - j0);
+    for (Index k = 0; k < H; ++k) {
+      for (Index g = 0; g < 4; ++g) {
+        const Scalar* src = U.data() + k * 4 * H + g * H + j0;  // column-major: U(g·H + j, k)
+        std::copy(src, src + valid, dst);
+        std::fill(dst + valid, dst + P, Scalar(0));
+        dst += P;
+      }
+    }
+  }
+}
+
+/// Packs the rows of A (R x K, any Eigen expression readable by A(r, k)) into panels of up to 4
+/// packets of rows (rows rounded up to packets; a last panel may hold fewer packets), each
+/// K-major. `out` is resized to Rp·K.
+template <class Scalar, class Expr, class Vector>
+void pack_rows(const Expr& A, Vector& out) {
+  constexpr Index P = packet_size<Scalar>();
+  const Index R = A.rows(), K = A.cols();
+  const Index Rp = round_up_to_packets<Scalar>(R);
+  out.resize(Rp * K);
+  Scalar* dst = out.data();
+  for (Index r0 = 0; r0 < Rp; r0 += 4 * P) {
+    const Index rows = std::min(4 * P, Rp - r0);
+    for (Index l = 0; l < rows; ++l)  // l outer: reads A's rows along k (Uᵀ: U's columns)
+      for (Index k = 0; k < K; ++k) dst[k * rows + l] = r0 + l < R ? A(r0 + l, k) : Scalar(0);
+    dst += rows * K;
+  }
+}
+
+/// acc[m][n] = Σ_k A_panel[k][m·P .. m·P+P) · Bm[k + n·ldb], for m < MR, n < NB.
+template <int MR, int NB, class Scalar>
+EIGEN_ALWAYS_INLINE void micro_kernel(const Scalar* __restrict panel, Index K,
+                                      const Scalar* __restrict Bm, Index ldb,
+                                      Packet<Scalar> (&acc)[MR][NB]) {
+  using namespace Eigen::internal;
+  using P_t = Packet<Scalar>;
+  constexpr Index P = packet_size<Scalar>();
+  for (int m = 0; m < MR; ++m)
+    for (int n = 0; n < NB; ++n) acc[m][n] = pset1<P_t>(Scalar(0));
+  for (Index k = 0; k < K; ++k) {
+    P_t a[MR];
+    for (int m = 0; m < MR; ++m) a[m] = ploadu<P_t>(panel + m * P);
+    for (int n = 0; n < NB; ++n) {
+      const P_t b = pset1<P_t>(Bm[k + n * ldb]);
+      for (int m = 0; m < MR; ++m) acc[m][n] = pmadd(a[m], b, acc[m][n]);
+    }
+    panel += MR * P;
+  }
+}
+
+}  // namespace packed
+}  // namespace kernels
+}  // namespace lstmner
