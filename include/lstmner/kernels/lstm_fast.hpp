@@ -139,10 +139,18 @@ void forward_block(const ForwardStep<Scalar>& s, Index j0, Index b0) {
 template <class Scalar>
 void forward_block_n(Index nb, const ForwardStep<Scalar>& s, Index j0, Index b0) {
   switch (nb) {
-    case 1: forward_block<1>(s, j0, b0); break;
-    case 2: forward_block<2>(s, j0, b0); break;
-    case 3: forward_block<3>(s, j0, b0); break;
-    default: forward_block<4>(s, j0, b0); break;
+    case 1:
+      forward_block<1>(s, j0, b0);
+      break;
+    case 2:
+      forward_block<2>(s, j0, b0);
+      break;
+    case 3:
+      forward_block<3>(s, j0, b0);
+      break;
+    default:
+      forward_block<4>(s, j0, b0);
+      break;
   }
 }
 
@@ -205,10 +213,18 @@ template <int MR, class Scalar>
 void backward_block_n(Index nb, const Scalar* panel, Index H, const Scalar* dZ, Scalar* dh_next,
                       Index r0, Index b0) {
   switch (nb) {
-    case 1: backward_block<MR, 1>(panel, H, dZ, dh_next, r0, b0); break;
-    case 2: backward_block<MR, 2>(panel, H, dZ, dh_next, r0, b0); break;
-    case 3: backward_block<MR, 3>(panel, H, dZ, dh_next, r0, b0); break;
-    default: backward_block<MR, 4>(panel, H, dZ, dh_next, r0, b0); break;
+    case 1:
+      backward_block<MR, 1>(panel, H, dZ, dh_next, r0, b0);
+      break;
+    case 2:
+      backward_block<MR, 2>(panel, H, dZ, dh_next, r0, b0);
+      break;
+    case 3:
+      backward_block<MR, 3>(panel, H, dZ, dh_next, r0, b0);
+      break;
+    default:
+      backward_block<MR, 4>(panel, H, dZ, dh_next, r0, b0);
+      break;
   }
 }
 
@@ -224,10 +240,18 @@ void recurrent_gradient(const Scalar* packed_ut, Index H, Index B, const Scalar*
     for (Index b0 = 0; b0 < B; b0 += 4) {
       const Index nb = std::min<Index>(4, B - b0);
       switch (mr) {
-        case 1: backward_block_n<1>(nb, panel, H, dZ, dh_next, r0, b0); break;
-        case 2: backward_block_n<2>(nb, panel, H, dZ, dh_next, r0, b0); break;
-        case 3: backward_block_n<3>(nb, panel, H, dZ, dh_next, r0, b0); break;
-        default: backward_block_n<4>(nb, panel, H, dZ, dh_next, r0, b0); break;
+        case 1:
+          backward_block_n<1>(nb, panel, H, dZ, dh_next, r0, b0);
+          break;
+        case 2:
+          backward_block_n<2>(nb, panel, H, dZ, dh_next, r0, b0);
+          break;
+        case 3:
+          backward_block_n<3>(nb, panel, H, dZ, dh_next, r0, b0);
+          break;
+        default:
+          backward_block_n<4>(nb, panel, H, dZ, dh_next, r0, b0);
+          break;
       }
     }
   }
