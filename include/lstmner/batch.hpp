@@ -47,18 +47,18 @@ struct Batch {
 /// Fills `batch` with the sentences `indices` of `data` (each must have at least one token).
 inline void fill_batch(const std::vector<EncodedSentence>& data,
                        const std::vector<std::size_t>& indices, Batch& batch) {
-  require(!indices.empty(), "fill_batch: no sentences");
-  std::vector<Index> lengths;
-  lengths.reserve(indices.size());
+  if (indices.empty()) require(false, "fill_batch: no sentences");
+  // Error messages are built only on failure and every buffer keeps its capacity, so filling a
+  // batch no larger than an earlier one allocates nothing (this runs once per training step).
   bool tagged = true;
   for (std::size_t i : indices) {
-    require(i < data.size(), "fill_batch: sentence index out of range");
-    require(!data[i].words.empty(), "fill_batch: sentence " + std::to_string(i) + " is empty");
-    lengths.push_back(static_cast<Index>(data[i].size()));
+    if (i >= data.size()) require(false, "fill_batch: sentence index out of range");
+    if (data[i].words.empty())
+      require(false, "fill_batch: sentence " + std::to_string(i) + " is empty");
     tagged = tagged && data[i].tags.size() == data[i].size();
   }
-  batch.lengths = SequenceLengths(std::move(lengths));
-  batch.sentences = indices;
+  batch.lengths.assign(indices.size(), [&](std::size_t b) { return data[indices[b]].size(); });
+  batch.sentences.assign(indices.begin(), indices.end());
   const Index B = batch.batch_size(), T = batch.max_length();
   batch.words.resize(B, T);
   batch.casing.resize(B, T);
@@ -90,9 +90,8 @@ inline std::vector<std::vector<std::size_t>> bucket_by_length(
   std::vector<std::size_t> order(data.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   if (rng != nullptr) rng->shuffle(order);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return data[a].size() < data[b].size();
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return data[a].size() < data[b].size(); });
   std::vector<std::vector<std::size_t>> batches;
   for (std::size_t start = 0; start < order.size(); start += batch_size) {
     const std::size_t end = std::min(order.size(), start + batch_size);

@@ -21,6 +21,11 @@
 ///
 /// `num_threads = 2` runs the two directions on two threads (forward on the calling thread). They
 /// share nothing but read-only inputs, so the results are bit-identical to `num_threads = 1`.
+/// The second thread is a persistent worker owned by the Workspace (started on first use, joined
+/// when the Workspace is destroyed), so a training step or a prediction batch pays a hand-off
+/// through a condition variable, not a thread creation. Since each caller brings its own
+/// Workspace, concurrent const forward calls on one layer never share a worker. Copying a
+/// Workspace copies its buffers but not its worker (the copy starts its own when it needs one).
 ///
 /// `Layer` needs: `scalar_type`, a nested `Workspace`, `input_size()`, `output_size()`,
 /// `params()`, and the layer contract's forward/backward (docs/architecture.md).
@@ -31,12 +36,111 @@
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
 
+#include <condition_variable>
 #include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 
 namespace lstmner {
+
+namespace detail {
+
+/// One persistent thread that runs one job at a time for its owner. `run(job)` hands `job` over
+/// and returns at once; `wait()` blocks until it has finished and rethrows its exception. The job
+/// is held by reference (a std::function_ref in spirit), so no allocation happens per hand-off.
+class BackgroundWorker {
+ public:
+  BackgroundWorker() : thread_([this] { loop(); }) {}
+  BackgroundWorker(const BackgroundWorker&) = delete;
+  BackgroundWorker& operator=(const BackgroundWorker&) = delete;
+  ~BackgroundWorker() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  /// Starts `job` on the worker. `job` must outlive the matching wait().
+  template <class Job>
+  void run(Job& job) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      job_ = &job;
+      invoke_ = [](void* f) { (*static_cast<Job*>(f))(); };
+      error_ = nullptr;
+      done_ = false;
+    }
+    wake_.notify_one();
+  }
+
+  /// Blocks until the job started by run() has finished; rethrows what it threw.
+  void wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    finished_.wait(lock, [this] { return done_; });
+    if (error_) {
+      std::exception_ptr error = std::move(error_);
+      error_ = nullptr;
+      std::rethrow_exception(error);
+    }
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      wake_.wait(lock, [this] { return stop_ || job_ != nullptr; });
+      if (job_ == nullptr) return;  // stop requested and nothing left to run
+      void* job = job_;
+      job_ = nullptr;
+      lock.unlock();
+      std::exception_ptr error;
+      try {
+        invoke_(job);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      error_ = error;
+      done_ = true;
+      finished_.notify_one();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_, finished_;
+  void* job_ = nullptr;
+  void (*invoke_)(void*) = nullptr;
+  std::exception_ptr error_;
+  bool done_ = true;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts after every other member is initialised
+};
+
+/// A lazily started BackgroundWorker that a copy does not share (copies start empty).
+class WorkerSlot {
+ public:
+  WorkerSlot() = default;
+  WorkerSlot(const WorkerSlot&) {}
+  WorkerSlot& operator=(const WorkerSlot&) { return *this; }
+  WorkerSlot(WorkerSlot&&) noexcept = default;
+  WorkerSlot& operator=(WorkerSlot&&) noexcept = default;
+
+  BackgroundWorker& get() {
+    if (!worker_) worker_ = std::make_unique<BackgroundWorker>();
+    return *worker_;
+  }
+
+ private:
+  std::unique_ptr<BackgroundWorker> worker_;
+};
+
+}  // namespace detail
 
 /// dst(:,b,t) = src(:,b,lengths[b]-1-t) at real steps, 0 at padded steps. Applying it twice gives
 /// back the real steps of `src`. `dst` must not be `src`.
@@ -76,6 +180,7 @@ class Bidirectional {
     Tensor3<Scalar> dh_forward;   ///< (Hf,B,T)
     Tensor3<Scalar> dh_reversed;  ///< (Hb,B,T) in reversed time
     Tensor3<Scalar> dx_reversed;  ///< (In,B,T) in reversed time
+    detail::WorkerSlot worker;    ///< runs the backward direction when num_threads >= 2
   };
 
   Layer forward_layer;
@@ -111,7 +216,7 @@ class Bidirectional {
         &out != &x, [] { return "Bidirectional: forward: out must not be the same tensor as x"; });
     reverse_within_lengths(x, lengths, ws.x_reversed);
     run_both(
-        [&] { forward_layer.forward(x, lengths, ws.h_forward, ws.forward_ws); },
+        ws, [&] { forward_layer.forward(x, lengths, ws.h_forward, ws.forward_ws); },
         [&] { backward_layer.forward(ws.x_reversed, lengths, ws.h_reversed, ws.backward_ws); });
 
     const Index Hf = forward_layer.output_size();
@@ -169,11 +274,12 @@ class Bidirectional {
       }
     }
 
-    run_both([&] { forward_layer.backward(x, lengths, ws.dh_forward, dx, ws.forward_ws); },
-             [&] {
-               backward_layer.backward(ws.x_reversed, lengths, ws.dh_reversed, ws.dx_reversed,
-                                       ws.backward_ws);
-             });
+    run_both(
+        ws, [&] { forward_layer.backward(x, lengths, ws.dh_forward, dx, ws.forward_ws); },
+        [&] {
+          backward_layer.backward(ws.x_reversed, lengths, ws.dh_reversed, ws.dx_reversed,
+                                  ws.backward_ws);
+        });
 
     // dx already holds the forward direction's gradient (0 at padded steps); add the other one.
     for (Index t = 0; t < T; ++t) {
@@ -201,31 +307,28 @@ class Bidirectional {
     detail::check_batch_shape(lengths, x, where);
   }
 
-  /// Runs both directions, concurrently when num_threads >= 2. An exception from either is
-  /// rethrown here after both have finished.
+  /// Runs both directions, concurrently when num_threads >= 2 (the backward one on the
+  /// workspace's persistent worker). An exception from either is rethrown here after both have
+  /// finished.
   template <class ForwardJob, class BackwardJob>
-  void run_both(ForwardJob&& forward_job, BackwardJob&& backward_job) const {
+  void run_both(Workspace& ws, ForwardJob&& forward_job, BackwardJob&& backward_job) const {
     if (num_threads < 2) {
       forward_job();
       backward_job();
       return;
     }
-    std::exception_ptr backward_error;
-    std::thread worker([&] {
-      try {
-        backward_job();
-      } catch (...) {
-        backward_error = std::current_exception();
-      }
-    });
+    detail::BackgroundWorker& worker = ws.worker.get();
+    worker.run(backward_job);
     try {
       forward_job();
     } catch (...) {
-      worker.join();
+      try {
+        worker.wait();
+      } catch (...) {  // the forward direction's error is the one reported
+      }
       throw;
     }
-    worker.join();
-    if (backward_error) std::rethrow_exception(backward_error);
+    worker.wait();
   }
 };
 

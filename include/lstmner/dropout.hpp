@@ -78,9 +78,10 @@ class Dropout {
   template <int Rank>
   void backward(const Tensor<Scalar, Rank>& dy, Tensor<Scalar, Rank>& dx,
                 const Workspace& ws) const {
-    require(ws.identity || dy.size() == ws.mask.size(),
-            "Dropout: backward: dy has " + std::to_string(dy.size()) +
-                " elements but the forward pass masked " + std::to_string(ws.mask.size()));
+    if (!ws.identity && dy.size() != ws.mask.size()) {  // message built only on failure
+      require(false, "Dropout: backward: dy has " + std::to_string(dy.size()) +
+                         " elements but the forward pass masked " + std::to_string(ws.mask.size()));
+    }
     dx.resize(dy.shape());
     if (ws.identity) {
       dx.vec() = dy.vec();

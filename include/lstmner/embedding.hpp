@@ -120,13 +120,18 @@ class Embedding {
   void backward(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,
                 const Tensor3<Scalar>& d_out) {
     check_ids(ids, lengths, "backward");
-    lengths.check(d_out, "Embedding: backward: d_out");
-    require(d_out.dim(0) == dim(), "Embedding: backward: d_out has " +
-                                       std::to_string(d_out.dim(0)) + " features, expected " +
-                                       std::to_string(dim()) + " (the embedding dimension)");
+    if (d_out.dim(1) != lengths.batch_size() || d_out.dim(2) != lengths.max_length()) {
+      lengths.check(d_out, "Embedding: backward: d_out");
+    }
+    if (d_out.dim(0) != dim()) {
+      require(false, "Embedding: backward: d_out has " + std::to_string(d_out.dim(0)) +
+                         " features, expected " + std::to_string(dim()) +
+                         " (the embedding dimension)");
+    }
     if (table.frozen) return;
-    require(table.grad.rows() == dim() && table.grad.cols() == vocab_size(),
-            "Embedding: backward: table.grad does not have the shape of table.value");
+    if (table.grad.rows() != dim() || table.grad.cols() != vocab_size()) {
+      require(false, "Embedding: backward: table.grad does not have the shape of table.value");
+    }
     const Index batch = lengths.batch_size();
     auto& touched = table.touched_columns;
     const auto previously_touched = static_cast<std::ptrdiff_t>(touched.size());
@@ -142,8 +147,14 @@ class Embedding {
     // Keep touched_columns sorted and unique: sort the new ids, then merge them with the old ones.
     // This costs O(tokens log tokens), independent of the vocabulary size.
     const auto middle = touched.begin() + previously_touched;
+    // std::inplace_merge would allocate a buffer on every call; merging through a member scratch
+    // vector reuses its capacity instead.
     std::sort(middle, touched.end());
-    std::inplace_merge(touched.begin(), middle, touched.end());
+    if (previously_touched > 0) {
+      merge_scratch_.resize(touched.size());
+      std::merge(touched.begin(), middle, middle, touched.end(), merge_scratch_.begin());
+      std::copy(merge_scratch_.begin(), merge_scratch_.end(), touched.begin());
+    }
     touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
   }
 
@@ -151,25 +162,30 @@ class Embedding {
   /// Throws unless ids is (B,T) for this batch and every id at a real step is in [0, V).
   void check_ids(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,
                  const char* pass) const {
-    const std::string who = std::string("Embedding: ") + pass + ": ";
-    require(vocab_size() >= 1, who + "the table is empty (default-constructed layer)");
-    require(ids.dim(0) == lengths.batch_size() && ids.dim(1) == lengths.max_length(),
-            who + "ids of shape " + shape_string(ids.shape()) + " do not match a batch of " +
-                std::to_string(lengths.batch_size()) + " sequences of max length " +
-                std::to_string(lengths.max_length()) + " (expected (" +
-                std::to_string(lengths.batch_size()) + ", " + std::to_string(lengths.max_length()) +
-                "))");
+    // Messages are built only on failure: this runs in every training step, which must not
+    // allocate (tests/test_allocation.cpp).
+    const auto who = [pass] { return std::string("Embedding: ") + pass + ": "; };
+    if (vocab_size() < 1) require(false, who() + "the table is empty (default-constructed layer)");
+    if (ids.dim(0) != lengths.batch_size() || ids.dim(1) != lengths.max_length()) {
+      require(false, who() + "ids of shape " + shape_string(ids.shape()) +
+                         " do not match a batch of " + std::to_string(lengths.batch_size()) +
+                         " sequences of max length " + std::to_string(lengths.max_length()) +
+                         " (expected (" + std::to_string(lengths.batch_size()) + ", " +
+                         std::to_string(lengths.max_length()) + "))");
+    }
     for (Index b = 0; b < lengths.batch_size(); ++b) {
       for (Index t = 0; t < lengths[b]; ++t) {
         const Index id = ids(b, t);
         if (id >= 0 && id < vocab_size()) continue;
         // Built only on failure: this loop runs once per token, so the message must cost nothing.
-        require(false, who + "id " + std::to_string(id) + " at sequence " + std::to_string(b) +
+        require(false, who() + "id " + std::to_string(id) + " at sequence " + std::to_string(b) +
                            ", step " + std::to_string(t) + " is outside the vocabulary [0, " +
                            std::to_string(vocab_size()) + ")");
       }
     }
   }
+
+  std::vector<Index> merge_scratch_;  ///< backward's merge buffer, kept to reuse its capacity
 };
 
 }  // namespace lstmner

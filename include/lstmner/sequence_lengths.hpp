@@ -21,11 +21,31 @@ class SequenceLengths {
   explicit SequenceLengths(std::vector<Index> lengths) : lengths_(std::move(lengths)) {
     require(!lengths_.empty(), "SequenceLengths: a batch needs at least one sequence");
     for (std::size_t b = 0; b < lengths_.size(); ++b) {
-      require(lengths_[b] >= 1, "SequenceLengths: sequence " + std::to_string(b) +
-                                    " has length " + std::to_string(lengths_[b]) +
+      require(lengths_[b] >= 1, "SequenceLengths: sequence " + std::to_string(b) + " has length " +
+                                    std::to_string(lengths_[b]) +
                                     "; every sequence needs at least one step");
       max_length_ = std::max(max_length_, lengths_[b]);
       num_tokens_ += lengths_[b];
+    }
+  }
+
+  /// Replaces the lengths by length_of(0), ..., length_of(count - 1), reusing this object's
+  /// storage: no allocation once it has held a batch this large. Same checks as the constructor.
+  template <class LengthOf>
+  void assign(std::size_t count, LengthOf&& length_of) {
+    if (count == 0) require(false, "SequenceLengths: a batch needs at least one sequence");
+    lengths_.resize(count);
+    max_length_ = 0;
+    num_tokens_ = 0;
+    for (std::size_t b = 0; b < count; ++b) {
+      const Index length = static_cast<Index>(length_of(b));
+      if (length < 1) {  // the message is built only on failure: this runs every step
+        require(false, "SequenceLengths: sequence " + std::to_string(b) + " has length " +
+                           std::to_string(length) + "; every sequence needs at least one step");
+      }
+      lengths_[b] = length;
+      max_length_ = std::max(max_length_, length);
+      num_tokens_ += length;
     }
   }
 
@@ -39,6 +59,13 @@ class SequenceLengths {
   bool active(Index t, Index b) const { return t < (*this)[b]; }
 
   /// Throws unless a (features, batch, time) tensor matches this batch.
+  /// As below, for a literal name: the message (a std::string) is built only on failure, so a
+  /// passing check allocates nothing (it runs several times in every training step).
+  template <class Scalar>
+  void check(const Tensor3<Scalar>& x, const char* who) const {
+    if (x.dim(1) != batch_size() || x.dim(2) != max_length()) check(x, std::string(who));
+  }
+
   template <class Scalar>
   void check(const Tensor3<Scalar>& x, const std::string& who) const {
     require(x.dim(1) == batch_size() && x.dim(2) == max_length(),

@@ -113,9 +113,10 @@ class SoftmaxDense {
                 const Tensor3<Scalar>& d_scores, Tensor3<Scalar>& dx) {
     check_input(x, lengths, "backward");
     lengths.check(d_scores, "SoftmaxDense: backward: d_scores");
-    require(d_scores.dim(0) == num_classes(),
-            "SoftmaxDense: backward: d_scores has " + std::to_string(d_scores.dim(0)) +
-                " classes, expected K = " + std::to_string(num_classes()));
+    if (d_scores.dim(0) != num_classes()) {
+      require(false, "SoftmaxDense: backward: d_scores has " + std::to_string(d_scores.dim(0)) +
+                         " classes, expected K = " + std::to_string(num_classes()));
+    }
     const auto ds = d_scores.matrix();
     if (!W.frozen) W.grad.noalias() += ds * x.matrix().transpose();
     if (!b.frozen) b.grad.col(0) += ds.rowwise().sum();
@@ -167,38 +168,48 @@ class SoftmaxDense {
         if (!lengths.active(t, b)) y.step(t).col(b).setZero();
   }
 
+  // The checks below build their messages only on failure: they run in every training step,
+  // which must not allocate (tests/test_allocation.cpp).
   void check_input(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
                    const char* pass) const {
-    const std::string who = std::string("SoftmaxDense: ") + pass;
-    require(num_classes() >= 1, who + ": the layer is empty (default-constructed)");
-    lengths.check(x, who + ": x");
-    require(x.dim(0) == input_dim(), who + ": x has " + std::to_string(x.dim(0)) +
-                                         " features, expected D = " + std::to_string(input_dim()));
+    const auto who = [pass] { return std::string("SoftmaxDense: ") + pass; };
+    if (num_classes() < 1) require(false, who() + ": the layer is empty (default-constructed)");
+    if (x.dim(1) != lengths.batch_size() || x.dim(2) != lengths.max_length()) {
+      lengths.check(x, who() + ": x");
+    }
+    if (x.dim(0) != input_dim()) {
+      require(false, who() + ": x has " + std::to_string(x.dim(0)) +
+                         " features, expected D = " + std::to_string(input_dim()));
+    }
   }
 
   void check_scores(const Tensor3<Scalar>& scores, const SequenceLengths& lengths,
                     const char* pass) const {
-    const std::string who = std::string("SoftmaxDense: ") + pass;
-    lengths.check(scores, who + ": scores");
-    require(scores.dim(0) == num_classes(),
-            who + ": scores have " + std::to_string(scores.dim(0)) +
-                " classes, expected K = " + std::to_string(num_classes()));
+    const auto who = [pass] { return std::string("SoftmaxDense: ") + pass; };
+    if (scores.dim(1) != lengths.batch_size() || scores.dim(2) != lengths.max_length()) {
+      lengths.check(scores, who() + ": scores");
+    }
+    if (scores.dim(0) != num_classes()) {
+      require(false, who() + ": scores have " + std::to_string(scores.dim(0)) +
+                         " classes, expected K = " + std::to_string(num_classes()));
+    }
   }
 
   void check_scores_and_targets(const Tensor3<Scalar>& scores, const Tensor2<std::int32_t>& targets,
                                 const SequenceLengths& lengths, const char* pass) const {
     check_scores(scores, lengths, pass);
-    const std::string who = std::string("SoftmaxDense: ") + pass;
-    require(targets.dim(0) == lengths.batch_size() && targets.dim(1) == lengths.max_length(),
-            who + ": targets of shape " + shape_string(targets.shape()) +
-                " do not match a batch of " + std::to_string(lengths.batch_size()) +
-                " sequences of max length " + std::to_string(lengths.max_length()));
+    const auto who = [pass] { return std::string("SoftmaxDense: ") + pass; };
+    if (targets.dim(0) != lengths.batch_size() || targets.dim(1) != lengths.max_length()) {
+      require(false, who() + ": targets of shape " + shape_string(targets.shape()) +
+                         " do not match a batch of " + std::to_string(lengths.batch_size()) +
+                         " sequences of max length " + std::to_string(lengths.max_length()));
+    }
     for (Index b = 0; b < lengths.batch_size(); ++b)
       for (Index t = 0; t < lengths[b]; ++t) {
         const Index target = targets(b, t);
         if (target >= 0 && target < num_classes()) continue;
         // Built only on failure: this loop runs once per token, so the message must cost nothing.
-        require(false, who + ": target " + std::to_string(target) + " at sequence " +
+        require(false, who() + ": target " + std::to_string(target) + " at sequence " +
                            std::to_string(b) + ", step " + std::to_string(t) +
                            " is outside the classes [0, " + std::to_string(num_classes()) + ")");
       }

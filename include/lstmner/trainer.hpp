@@ -124,6 +124,27 @@ class Trainer {
     return history;
   }
 
+  /// One optimisation step on the sentences `indices` of `train`: batch, <unk> replacement,
+  /// forward with dropout, loss and gradients, clipping, optimizer update. `params` must be
+  /// network.params(). Stores the mean per-token loss in *loss and returns the batch's token
+  /// count, or 0 when the loss or the gradient norm is not finite (the weights are then left
+  /// unchanged). Once the buffers have grown to the largest batch it allocates nothing
+  /// (tests/test_allocation.cpp checks it).
+  std::size_t train_step(const std::vector<EncodedSentence>& train,
+                         const std::vector<std::size_t>& indices, const ParamList<Scalar>& params,
+                         double* loss) {
+    fill_batch(train, indices, batch_);
+    replace_with_unknown(train, batch_);
+    zero_grad(params);
+    network_.forward(batch_, workspace_, &rng_);
+    const auto tokens = static_cast<std::size_t>(batch_.lengths.num_tokens());
+    *loss = network_.loss_backward(batch_, 1.0 / static_cast<double>(tokens), workspace_);
+    const double norm = clip_grad_norm(params, config_.clip_norm);
+    if (!std::isfinite(*loss) || !std::isfinite(norm)) return 0;
+    optimizer_step(params);
+    return tokens;
+  }
+
  private:
   using Clock = std::chrono::steady_clock;
   static double seconds_since(Clock::time_point t0) {
@@ -138,15 +159,9 @@ class Trainer {
     double loss_sum = 0.0;
     std::size_t tokens_done = 0;
     for (std::size_t i = 0; i < batches.size(); ++i) {
-      fill_batch(train, batches[i], batch_);
-      replace_with_unknown(train, batch_);
-      zero_grad(params);
-      network_.forward(batch_, workspace_, &rng_);
-      const auto tokens = static_cast<std::size_t>(batch_.lengths.num_tokens());
-      const double loss =
-          network_.loss_backward(batch_, 1.0 / static_cast<double>(tokens), workspace_);
-      const double norm = clip_grad_norm(params, config_.clip_norm);
-      if (!std::isfinite(loss) || !std::isfinite(norm)) {
+      double loss = 0.0;
+      const std::size_t tokens = train_step(train, batches[i], params, &loss);
+      if (tokens == 0) {
         throw std::runtime_error("lstmner: training diverged: non-finite " +
                                  std::string(std::isfinite(loss) ? "gradient norm" : "loss") +
                                  " at epoch " + std::to_string(epoch) + ", batch " +
@@ -154,7 +169,6 @@ class Trainer {
                                  " (try a lower learning rate or a smaller clip norm); the weights "
                                  "were not updated with it");
       }
-      optimizer_step(params);
       loss_sum += loss * static_cast<double>(tokens);
       tokens_done += tokens;
       if (callbacks.on_batch) {
