@@ -62,7 +62,8 @@ class TextTagger {
       if (opt_.output_format == "json") {
         write_json(lines_[s], tokens[s], words[s], tags[s]);
       } else {
-        for (std::size_t i = 0; i < words[s].size(); ++i) out_ << words[s][i] << ' ' << tags[s][i] << '\n';
+        for (std::size_t i = 0; i < words[s].size(); ++i)
+          out_ << words[s][i] << ' ' << tags[s][i] << '\n';
         out_ << '\n';
       }
     }
@@ -122,8 +123,10 @@ int tag_conll(const lstmner::Tagger<float>& tagger, const Options& opt, std::ist
       j["entities"] = nlohmann::json::array();
       for (const auto& e : lstmner::extract_entities(tags[s])) {
         std::string text;
-        for (std::size_t i = e.begin; i < e.end; ++i) text += (i > e.begin ? " " : "") + words[s][i];
-        j["entities"].push_back({{"type", e.type}, {"begin", e.begin}, {"end", e.end}, {"text", text}});
+        for (std::size_t i = e.begin; i < e.end; ++i)
+          text += (i > e.begin ? " " : "") + words[s][i];
+        j["entities"].push_back(
+            {{"type", e.type}, {"begin", e.begin}, {"end", e.end}, {"text", text}});
       }
       out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     }
@@ -192,8 +195,8 @@ int run(int argc, char** argv) {
     return 1;
   }
   if (opt.benchmark) {
-    std::cerr << "benchmark: tagged " << tokens << " tokens in " << seconds << " s: "
-              << static_cast<long>(static_cast<double>(tokens) / std::max(seconds, 1e-9))
+    std::cerr << "benchmark: tagged " << tokens << " tokens in " << seconds
+              << " s: " << static_cast<long>(static_cast<double>(tokens) / std::max(seconds, 1e-9))
               << " tokens/s\n";
   }
   return 0;
@@ -201,4 +204,6 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return run_tool("lstmner-tag", argc, argv, run); }
+int main(int argc, char** argv) {
+  return run_tool("lstmner-tag", argc, argv, run);
+}

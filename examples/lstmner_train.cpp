@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,7 +17,6 @@
 #include <fstream>
 #include <iostream>
 #include <string>
-#include <unistd.h>
 
 namespace {
 
@@ -60,17 +60,26 @@ nlohmann::json report_json(const lstmner::EvaluationReport& report) {
 }
 
 nlohmann::json config_json(const TaggerConfig& c) {
-  return {{"embedding_dim", c.embedding_dim},   {"hidden_dim", c.hidden_dim},
-          {"casing_dim", c.casing_dim},         {"lowercase", c.lowercase},
-          {"normalize_digits", c.normalize_digits}, {"min_word_count", c.min_word_count},
-          {"dropout", c.dropout},               {"singleton_unk", c.singleton_unk},
-          {"word_dropout", c.word_dropout},     {"optimizer", lstmner::to_string(c.optimizer)},
-          {"learning_rate", c.learning_rate},   {"momentum", c.momentum},
-          {"clip_norm", c.clip_norm},           {"batch_size", c.batch_size},
-          {"epochs", c.epochs},                 {"patience", c.patience},
+  return {{"embedding_dim", c.embedding_dim},
+          {"hidden_dim", c.hidden_dim},
+          {"casing_dim", c.casing_dim},
+          {"lowercase", c.lowercase},
+          {"normalize_digits", c.normalize_digits},
+          {"min_word_count", c.min_word_count},
+          {"dropout", c.dropout},
+          {"singleton_unk", c.singleton_unk},
+          {"word_dropout", c.word_dropout},
+          {"optimizer", lstmner::to_string(c.optimizer)},
+          {"learning_rate", c.learning_rate},
+          {"momentum", c.momentum},
+          {"clip_norm", c.clip_norm},
+          {"batch_size", c.batch_size},
+          {"epochs", c.epochs},
+          {"patience", c.patience},
           {"train_scheme", lstmner::to_string(c.train_scheme)},
           {"constrained_decoding", c.constrained_decoding},
-          {"seed", c.seed},                     {"threads", c.threads}};
+          {"seed", c.seed},
+          {"threads", c.threads}};
 }
 
 int run(int argc, char** argv) {
@@ -88,11 +97,15 @@ int run(int argc, char** argv) {
   app.add_option("--model", opt.model, "Where to save the best model");
   app.add_option("--metrics-json", opt.metrics_json,
                  "Write config, per-epoch figures and final metrics to this JSON file");
-  app.add_option("--epochs", config.epochs, "Maximum number of epochs")->check(CLI::Range(1, 100000));
-  app.add_option("--patience", config.patience, "Stop after N epochs without a better dev F1 (0: never)");
-  app.add_option("--batch-size", config.batch_size, "Sentences per batch")->check(CLI::Range(1, 65536));
+  app.add_option("--epochs", config.epochs, "Maximum number of epochs")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--patience", config.patience,
+                 "Stop after N epochs without a better dev F1 (0: never)");
+  app.add_option("--batch-size", config.batch_size, "Sentences per batch")
+      ->check(CLI::Range(1, 65536));
   app.add_option("--lr", config.learning_rate, "Learning rate");
-  app.add_option("--optimizer", opt.optimizer, "adam or sgd")->check(CLI::IsMember({"adam", "sgd"}));
+  app.add_option("--optimizer", opt.optimizer, "adam or sgd")
+      ->check(CLI::IsMember({"adam", "sgd"}));
   app.add_option("--clip", config.clip_norm, "Clip the global gradient norm to this (0: off)");
   app.add_option("--emb-dim", config.embedding_dim, "Word embedding size");
   app.add_option("--hidden", config.hidden_dim, "LSTM hidden size per direction");
@@ -110,7 +123,8 @@ int run(int argc, char** argv) {
   app.add_flag("!--no-constrained", config.constrained_decoding,
                "Decode by argmax instead of constrained Viterbi");
   app.add_option("--seed", config.seed, "Random seed: same seed and threads, same model");
-  app.add_option("--threads", config.threads, "Worker threads (2 runs the LSTM directions in parallel)")
+  app.add_option("--threads", config.threads,
+                 "Worker threads (2 runs the LSTM directions in parallel)")
       ->check(CLI::Range(1, 1024));
   app.add_flag("-q,--quiet", opt.quiet, "No progress bar");
   app.add_flag("--benchmark", opt.benchmark,
@@ -153,7 +167,8 @@ int run(int argc, char** argv) {
   callbacks.on_epoch = [&](const lstmner::EpochSummary& e) {
     std::fprintf(stderr, "epoch %3d  loss %.4f", e.epoch, e.train_loss);
     if (e.dev_f1 >= 0) {
-      std::fprintf(stderr, "  dev P %6.2f R %6.2f F1 %6.2f", e.dev_precision, e.dev_recall, e.dev_f1);
+      std::fprintf(stderr, "  dev P %6.2f R %6.2f F1 %6.2f", e.dev_precision, e.dev_recall,
+                   e.dev_f1);
     }
     std::fprintf(stderr, "  %s (%.0f tok/s)%s\n", format_duration(e.train_seconds).c_str(),
                  e.tokens_per_second, e.best ? "  *" : "");
@@ -165,8 +180,8 @@ int run(int argc, char** argv) {
 
   lstmner::TrainingHistory history;
   const auto t0 = std::chrono::steady_clock::now();
-  const auto tagger = lstmner::Tagger<float>::train(train, dev ? &*dev : nullptr, config, callbacks,
-                                                    &history);
+  const auto tagger =
+      lstmner::Tagger<float>::train(train, dev ? &*dev : nullptr, config, callbacks, &history);
   const double total_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::fprintf(stderr, "best epoch %d (dev F1 %.2f), %s in all\n", history.best_epoch,
@@ -222,4 +237,6 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return run_tool("lstmner-train", argc, argv, run); }
+int main(int argc, char** argv) {
+  return run_tool("lstmner-train", argc, argv, run);
+}

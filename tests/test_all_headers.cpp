@@ -7,7 +7,6 @@
 int lstmner_second_translation_unit_version();
 
 TEST_CASE("every header compiles on its own and links from two translation units") {
-  REQUIRE(lstmner_second_translation_unit_version() == lstmner::version_major * 10000 +
-                                                          lstmner::version_minor * 100 +
-                                                          lstmner::version_patch);
+  REQUIRE(lstmner_second_translation_unit_version() ==
+          lstmner::version_major * 10000 + lstmner::version_minor * 100 + lstmner::version_patch);
 }

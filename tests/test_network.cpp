@@ -25,8 +25,9 @@ std::vector<EncodedSentence> marker_task(std::size_t count, Rng& rng) {
     const auto marker_at = static_cast<std::size_t>(rng.below(length));
     const bool kind_a = rng.uniform() < 0.5;
     for (std::size_t t = 0; t < length; ++t) {
-      const std::int32_t word = t == marker_at ? (kind_a ? marker_a : marker_b)
-                                               : first_filler + static_cast<std::int32_t>(rng.below(fillers));
+      const std::int32_t word = t == marker_at
+                                    ? (kind_a ? marker_a : marker_b)
+                                    : first_filler + static_cast<std::int32_t>(rng.below(fillers));
       s.words.push_back(word);
       s.casing.push_back(static_cast<std::int32_t>(rng.below(3)));
       s.tags.push_back(kind_a ? 1 : 2);
@@ -112,8 +113,8 @@ TEST_CASE("full stack gradients match finite differences (embedding, BiLSTM, sof
     GradCheckOptions options;
     options.max_entries = 60;
     const auto result = check_gradient(p->name, p->value, analytic, loss, options);
-    INFO(p->name << ": worst entry " << result.worst_index << " analytic " << result.analytic_at_worst
-                 << " numeric " << result.numeric_at_worst);
+    INFO(p->name << ": worst entry " << result.worst_index << " analytic "
+                 << result.analytic_at_worst << " numeric " << result.numeric_at_worst);
     CHECK(result.max_relative_error <= 1e-6);
   }
 }
@@ -203,7 +204,11 @@ TEST_CASE("early stopping waits for a first nonzero dev F1, then keeps the best 
     weights_after_epoch.push_back(std::move(w));
   };
   const auto history = trainer.fit(
-      train, [&] { return DevScores{0, 0, dev_f1.at(calls++)}; }, callbacks);
+      train,
+      [&] {
+        return DevScores{0, 0, dev_f1.at(calls++)};
+      },
+      callbacks);
   CHECK(history.epochs.size() == 7);  // epochs 6 and 7 bring nothing better than 60
   CHECK(history.stopped_early);
   CHECK(history.best_epoch == 5);

@@ -18,8 +18,9 @@ inline std::optional<std::filesystem::path> conll2003_dir() {
     std::filesystem::path dir(env);
     if (std::filesystem::exists(dir / "train.txt")) return dir;
   }
-  WARN("SKIPPED: CoNLL-2003 not found (set LSTMNER_DATA to the directory holding train.txt, "
-       "valid.txt and test.txt)");
+  WARN(
+      "SKIPPED: CoNLL-2003 not found (set LSTMNER_DATA to the directory holding train.txt, "
+      "valid.txt and test.txt)");
   return std::nullopt;
 }
 

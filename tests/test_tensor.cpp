@@ -39,7 +39,8 @@ TEST_CASE("tensor resize within capacity keeps the allocation") {
 }
 
 TEST_CASE("sequence lengths reject empty batches and zero lengths") {
-  REQUIRE_THROWS_WITH(SequenceLengths(std::vector<Index>{}), Catch::Contains("at least one sequence"));
+  REQUIRE_THROWS_WITH(SequenceLengths(std::vector<Index>{}),
+                      Catch::Contains("at least one sequence"));
   REQUIRE_THROWS_WITH(SequenceLengths({3, 0, 2}), Catch::Contains("sequence 1 has length 0"));
   SequenceLengths lengths({3, 1, 2});
   REQUIRE(lengths.batch_size() == 3);
@@ -48,7 +49,8 @@ TEST_CASE("sequence lengths reject empty batches and zero lengths") {
   REQUIRE(lengths.active(1, 2));
   REQUIRE_FALSE(lengths.active(1, 1));
   Tensor3<float> wrong(Tensor3<float>::Shape{4, 3, 2});
-  REQUIRE_THROWS_WITH(lengths.check(wrong, "LSTM"), Catch::Contains("LSTM: input of shape (4, 3, 2)"));
+  REQUIRE_THROWS_WITH(lengths.check(wrong, "LSTM"),
+                      Catch::Contains("LSTM: input of shape (4, 3, 2)"));
 }
 
 TEST_CASE("the random generator is reproducible and its initialisers have the right statistics") {

@@ -74,7 +74,8 @@ class TaggerNetwork {
         output(2 * network_shape.hidden_dim, network_shape.num_tags, rng),
         dropout(dropout_rate) {
     lstm.num_threads = threads >= 2 ? 2 : 1;
-    if (shape.casing_dim > 0) casing = Embedding<Scalar>(shape.casing_classes, shape.casing_dim, rng);
+    if (shape.casing_dim > 0)
+      casing = Embedding<Scalar>(shape.casing_classes, shape.casing_dim, rng);
     words.table.name = "words.table";
     casing.table.name = "casing.table";
     for (auto* p : lstm.params()) p->name = "lstm." + p->name;  // lstm.forward.W, ...

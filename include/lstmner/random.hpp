@@ -50,7 +50,8 @@ class Rng {
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   /// Uniform integer in [0, n), n > 0 (Lemire's multiply-shift; bias below 2^-32 for n < 2^32).
   std::uint64_t below(std::uint64_t n) {
-    __extension__ using Wide = unsigned __int128;  // GCC and Clang both provide it on 64-bit targets
+    __extension__ using Wide =
+        unsigned __int128;  // GCC and Clang both provide it on 64-bit targets
     return static_cast<std::uint64_t>((static_cast<Wide>(next()) * n) >> 64);
   }
   /// Standard normal (Box–Muller; one of the pair is kept for the next call).

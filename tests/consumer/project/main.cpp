@@ -1,5 +1,5 @@
-#include <lstmner/version.hpp>
 #include <lstmner/tensor.hpp>
+#include <lstmner/version.hpp>
 
 #include <iostream>
 
