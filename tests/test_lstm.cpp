@@ -2,9 +2,9 @@
 
 // This file runs with Eigen's assertions on, even in Release, turned into exceptions that Catch
 // reports (so Tensor's bounds checks are live too), and with Eigen's runtime heap check: together
-// with the operator new counter below they prove that a pass over a sized workspace allocates
-// nothing. Both macros must precede every Eigen header; no other translation unit of this test
-// executable includes Eigen.
+// with the allocation counter of counting_allocator.cpp they prove that a pass over a sized
+// workspace allocates nothing. Both macros must precede every Eigen header; no other translation
+// unit of this test executable includes Eigen.
 #include <stdexcept>
 #define EIGEN_RUNTIME_NO_MALLOC
 #define eigen_assert(condition)                        \
@@ -18,100 +18,17 @@
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
 
+#include "counting_allocator.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <new>
 #include <string>
 #include <utility>
 #include <vector>
-
-// Every operator new of this executable goes through here and is counted: all replaceable forms
-// (plain, array, aligned, nothrow), each with its matching deletes, so that allocation and
-// release always pair malloc/aligned_alloc with free (AddressSanitizer checks the pairing).
-namespace {
-std::atomic<long> operator_new_calls{0};
-
-void* counted_allocation(std::size_t size, std::size_t alignment) noexcept {
-  ++operator_new_calls;
-  if (size == 0) size = 1;
-  return alignment <= alignof(std::max_align_t)
-             ? std::malloc(size)
-             : std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
-}
-void* counted_allocation_or_throw(std::size_t size, std::size_t alignment) {
-  void* p = counted_allocation(size, alignment);
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
-}
-std::size_t to_size(std::align_val_t a) {
-  return static_cast<std::size_t>(a);
-}
-}  // namespace
-
-void* operator new(std::size_t n) {
-  return counted_allocation_or_throw(n, 0);
-}
-void* operator new[](std::size_t n) {
-  return counted_allocation_or_throw(n, 0);
-}
-void* operator new(std::size_t n, std::align_val_t a) {
-  return counted_allocation_or_throw(n, to_size(a));
-}
-void* operator new[](std::size_t n, std::align_val_t a) {
-  return counted_allocation_or_throw(n, to_size(a));
-}
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  return counted_allocation(n, 0);
-}
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
-  return counted_allocation(n, 0);
-}
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return counted_allocation(n, to_size(a));
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
-  return counted_allocation(n, to_size(a));
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
 
 using namespace lstmner;
 
@@ -121,11 +38,13 @@ namespace {
 /// operator new calls are counted.
 class HeapWatch {
  public:
-  HeapWatch() : start_(operator_new_calls.load()) { Eigen::internal::set_is_malloc_allowed(false); }
+  HeapWatch() : start_(lstmner_test::start_measuring()) {
+    Eigen::internal::set_is_malloc_allowed(false);
+  }
   ~HeapWatch() { Eigen::internal::set_is_malloc_allowed(true); }
   HeapWatch(const HeapWatch&) = delete;
   HeapWatch& operator=(const HeapWatch&) = delete;
-  long operator_new_calls_since_start() const { return operator_new_calls.load() - start_; }
+  long operator_new_calls_since_start() const { return lstmner_test::allocations_since(start_); }
 
  private:
   long start_;
