@@ -293,18 +293,8 @@ class Bidirectional {
  private:
   void check_input(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
                    const char* pass) const {
-    const auto where = [pass] { return std::string("Bidirectional: ") + pass; };
-    detail::require_lazily(output_size() >= 1, [&] {
-      return where() + ": the layer is empty (construct it with layers first)";
-    });
-    detail::require_lazily(lengths.batch_size() >= 1,
-                           [&] { return where() + ": no sequence lengths given"; });
-    detail::require_lazily(x.dim(0) == input_size(), [&] {
-      return where() + ": input x has " + std::to_string(x.dim(0)) +
-             " features per step, expected " + std::to_string(input_size()) + " (shape " +
-             shape_string(x.shape()) + ")";
-    });
-    detail::check_batch_shape(lengths, x, where);
+    detail::check_sequence_input("Bidirectional", pass, output_size() >= 1, "layers", input_size(),
+                                 x, lengths);
   }
 
   /// Runs both directions, concurrently when num_threads >= 2 (the backward one on the

@@ -37,23 +37,6 @@
 
 namespace lstmner {
 
-namespace detail {
-
-/// `require` with a message built only when the check fails: a passing check must not touch the
-/// heap, since a training step allocates nothing once its buffers are sized.
-template <class MessageFn>
-void require_lazily(bool ok, MessageFn&& message) {
-  if (!ok) require(false, std::string(message()));
-}
-
-/// `lengths.check(x, who())`, building its message only when x does not match the batch.
-template <class Scalar, class WhoFn>
-void check_batch_shape(const SequenceLengths& lengths, const Tensor3<Scalar>& x, WhoFn&& who) {
-  if (x.dim(1) != lengths.batch_size() || x.dim(2) != lengths.max_length()) lengths.check(x, who());
-}
-
-}  // namespace detail
-
 /// Which implementation of the LSTM equations a layer runs.
 enum class LstmKernel {
   fast,       ///< kernels/lstm_fast.hpp: hoisted input GEMM, fused per-step elementwise pass
@@ -141,18 +124,8 @@ class LSTM {
  private:
   void check_input(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
                    const char* pass) const {
-    const auto where = [pass] { return std::string("LSTM: ") + pass; };
-    detail::require_lazily(hidden_size() >= 1, [&] {
-      return where() + ": the layer is empty (construct it with sizes first)";
-    });
-    detail::require_lazily(lengths.batch_size() >= 1,
-                           [&] { return where() + ": no sequence lengths given"; });
-    detail::require_lazily(x.dim(0) == input_size(), [&] {
-      return where() + ": input x has " + std::to_string(x.dim(0)) +
-             " features per step, expected " + std::to_string(input_size()) + " (shape " +
-             shape_string(x.shape()) + ")";
-    });
-    detail::check_batch_shape(lengths, x, where);
+    detail::check_sequence_input("LSTM", pass, hidden_size() >= 1, "sizes", input_size(), x,
+                                 lengths);
   }
 };
 

@@ -81,4 +81,34 @@ class SequenceLengths {
   Index num_tokens_ = 0;
 };
 
+namespace detail {
+
+/// `lengths.check(x, who())`, building its message only when x does not match the batch.
+template <class Scalar, class WhoFn>
+void check_batch_shape(const SequenceLengths& lengths, const Tensor3<Scalar>& x, WhoFn&& who) {
+  if (x.dim(1) != lengths.batch_size() || x.dim(2) != lengths.max_length()) lengths.check(x, who());
+}
+
+/// The input checks of a sequence layer's forward and backward, messages built only on failure:
+/// the layer is constructed (`constructed`; `built_from` says with what), lengths are given, x has
+/// `features` rows per step and matches the batch. Messages start with "<layer>: <pass>: ".
+template <class Scalar>
+void check_sequence_input(const char* layer, const char* pass, bool constructed,
+                          const char* built_from, Index features, const Tensor3<Scalar>& x,
+                          const SequenceLengths& lengths) {
+  const auto where = [&] { return std::string(layer) + ": " + pass; };
+  require_lazily(constructed, [&] {
+    return where() + ": the layer is empty (construct it with " + built_from + " first)";
+  });
+  require_lazily(lengths.batch_size() >= 1,
+                 [&] { return where() + ": no sequence lengths given"; });
+  require_lazily(x.dim(0) == features, [&] {
+    return where() + ": input x has " + std::to_string(x.dim(0)) + " features per step, expected " +
+           std::to_string(features) + " (shape " + shape_string(x.shape()) + ")";
+  });
+  check_batch_shape(lengths, x, where);
+}
+
+}  // namespace detail
+
 }  // namespace lstmner

@@ -81,6 +81,17 @@ inline void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("lstmner: " + what);
 }
 
+namespace detail {
+
+/// `require` with a message built only when the check fails: a passing check must not touch the
+/// heap, since a training step allocates nothing once its buffers are sized.
+template <class MessageFn>
+void require_lazily(bool ok, MessageFn&& message) {
+  if (!ok) require(false, std::string(message()));
+}
+
+}  // namespace detail
+
 /// Formats a shape as "(a, b, c)" for error messages.
 template <std::size_t Rank>
 std::string shape_string(const std::array<Index, Rank>& shape) {
