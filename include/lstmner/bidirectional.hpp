@@ -36,111 +36,12 @@
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
 
-#include <condition_variable>
-#include <exception>
-#include <functional>
-#include <memory>
-#include <mutex>
+#include <lstmner/parallel.hpp>
+
 #include <string>
-#include <thread>
 #include <utility>
 
 namespace lstmner {
-
-namespace detail {
-
-/// One persistent thread that runs one job at a time for its owner. `run(job)` hands `job` over
-/// and returns at once; `wait()` blocks until it has finished and rethrows its exception. The job
-/// is held by reference (a std::function_ref in spirit), so no allocation happens per hand-off.
-class BackgroundWorker {
- public:
-  BackgroundWorker() : thread_([this] { loop(); }) {}
-  BackgroundWorker(const BackgroundWorker&) = delete;
-  BackgroundWorker& operator=(const BackgroundWorker&) = delete;
-  ~BackgroundWorker() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-  }
-
-  /// Starts `job` on the worker. `job` must outlive the matching wait().
-  template <class Job>
-  void run(Job& job) {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      job_ = &job;
-      invoke_ = [](void* f) { (*static_cast<Job*>(f))(); };
-      error_ = nullptr;
-      done_ = false;
-    }
-    wake_.notify_one();
-  }
-
-  /// Blocks until the job started by run() has finished; rethrows what it threw.
-  void wait() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    finished_.wait(lock, [this] { return done_; });
-    if (error_) {
-      std::exception_ptr error = std::move(error_);
-      error_ = nullptr;
-      std::rethrow_exception(error);
-    }
-  }
-
- private:
-  void loop() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    for (;;) {
-      wake_.wait(lock, [this] { return stop_ || job_ != nullptr; });
-      if (job_ == nullptr) return;  // stop requested and nothing left to run
-      void* job = job_;
-      job_ = nullptr;
-      lock.unlock();
-      std::exception_ptr error;
-      try {
-        invoke_(job);
-      } catch (...) {
-        error = std::current_exception();
-      }
-      lock.lock();
-      error_ = error;
-      done_ = true;
-      finished_.notify_one();
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable wake_, finished_;
-  void* job_ = nullptr;
-  void (*invoke_)(void*) = nullptr;
-  std::exception_ptr error_;
-  bool done_ = true;
-  bool stop_ = false;
-  std::thread thread_;  // last: starts after every other member is initialised
-};
-
-/// A lazily started BackgroundWorker that a copy does not share (copies start empty).
-class WorkerSlot {
- public:
-  WorkerSlot() = default;
-  WorkerSlot(const WorkerSlot&) {}
-  WorkerSlot& operator=(const WorkerSlot&) { return *this; }
-  WorkerSlot(WorkerSlot&&) noexcept = default;
-  WorkerSlot& operator=(WorkerSlot&&) noexcept = default;
-
-  BackgroundWorker& get() {
-    if (!worker_) worker_ = std::make_unique<BackgroundWorker>();
-    return *worker_;
-  }
-
- private:
-  std::unique_ptr<BackgroundWorker> worker_;
-};
-
-}  // namespace detail
 
 /// dst(:,b,t) = src(:,b,lengths[b]-1-t) at real steps, 0 at padded steps. Applying it twice gives
 /// back the real steps of `src`. `dst` must not be `src`.
@@ -298,27 +199,10 @@ class Bidirectional {
   }
 
   /// Runs both directions, concurrently when num_threads >= 2 (the backward one on the
-  /// workspace's persistent worker). An exception from either is rethrown here after both have
-  /// finished.
+  /// workspace's persistent worker).
   template <class ForwardJob, class BackwardJob>
   void run_both(Workspace& ws, ForwardJob&& forward_job, BackwardJob&& backward_job) const {
-    if (num_threads < 2) {
-      forward_job();
-      backward_job();
-      return;
-    }
-    detail::BackgroundWorker& worker = ws.worker.get();
-    worker.run(backward_job);
-    try {
-      forward_job();
-    } catch (...) {
-      try {
-        worker.wait();
-      } catch (...) {  // the forward direction's error is the one reported
-      }
-      throw;
-    }
-    worker.wait();
+    detail::run_pair(ws.worker, num_threads >= 2, forward_job, backward_job);
   }
 };
 
