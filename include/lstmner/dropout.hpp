@@ -12,10 +12,16 @@
 ///             padded steps, so padded outputs and padded input gradients are exactly 0.
 ///   backward: dy → dx = dy ⊙ mask, from the Workspace of the matching forward.
 ///
+/// The sequence passes can also be cut into Parts (parallel.hpp) of the token columns that threads
+/// run side by side, each part drawing its mask from its own Rng: resize_for(x, y, ws) once, then
+/// forward_part(x, lengths, y, rng_of_part, ws, part) for every part; backward_part likewise.
+/// Part{} (the whole) with one Rng draws exactly the mask of the plain forward.
+///
 /// The layer holds only its rate; it is const in both passes, so threads may share one layer,
 /// each with its own Rng and Workspace. The mask depends only on the Rng's state and x's size:
 /// the same seed gives the same mask.
 
+#include <lstmner/parallel.hpp>
 #include <lstmner/random.hpp>
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
@@ -61,27 +67,45 @@ class Dropout {
   void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& y,
                Rng& rng, Workspace& ws) const {
     lengths.check(x, "Dropout: forward: x");
-    draw_mask(x.size(), rng, ws);
-    if (!ws.identity) zero_padded_steps(x.dim(0), lengths, ws);
+    resize_for(x, y, ws);
+    forward_part(x, lengths, y, rng, ws, Part{});
+  }
+
+  /// Sizes y and the mask for a sequence forward over x (before the parts run).
+  void resize_for(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, Workspace& ws) const {
+    ws.identity = rate_ == 0.0;
+    ws.mask.resize(ws.identity ? 0 : x.size());
     y.resize(x.shape());
+  }
+
+  /// `part` of the token columns of the sequence forward (after resize_for), its mask drawn from
+  /// `rng`.
+  void forward_part(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& y,
+                    Rng& rng, Workspace& ws, Part part) const {
+    const Index features = x.dim(0), batch = lengths.batch_size();
+    const Index columns = batch * lengths.max_length();
+    const Index first = part.first(columns), last = part.last(columns);
+    const Index begin = first * features, count = (last - first) * features;
+    auto y_part = ArrayMap<Scalar>(y.data() + begin, count);
+    const auto x_part = ConstArrayMap<Scalar>(x.data() + begin, count);
     if (ws.identity) {
-      y.vec() = x.vec();
-      for (Index t = 0; t < lengths.max_length(); ++t)
-        for (Index b = 0; b < lengths.batch_size(); ++b)
-          if (!lengths.active(t, b)) y.step(t).col(b).setZero();
-    } else {
-      y.vec().array() = x.vec().array() * ws.mask.vec().array();
+      y_part = x_part;
+      for (Index c = first; c < last; ++c)
+        if (!lengths.active(c / batch, c % batch)) y.matrix().col(c).setZero();
+      return;
     }
+    draw_mask(ws.mask.data() + begin, count, rng);
+    for (Index c = first; c < last; ++c)  // padding is dropped: 0 in y and in dx
+      if (!lengths.active(c / batch, c % batch))
+        VectorMap<Scalar>(ws.mask.data() + c * features, features).setZero();
+    y_part = x_part * ConstArrayMap<Scalar>(ws.mask.data() + begin, count);
   }
 
   /// Any tensor: dx = dy ⊙ mask of the last forward with `ws`.
   template <int Rank>
   void backward(const Tensor<Scalar, Rank>& dy, Tensor<Scalar, Rank>& dx,
                 const Workspace& ws) const {
-    if (!ws.identity && dy.size() != ws.mask.size()) {  // message built only on failure
-      require(false, "Dropout: backward: dy has " + std::to_string(dy.size()) +
-                         " elements but the forward pass masked " + std::to_string(ws.mask.size()));
-    }
+    check_mask(dy.size(), ws);
     dx.resize(dy.shape());
     if (ws.identity) {
       dx.vec() = dy.vec();
@@ -94,11 +118,34 @@ class Dropout {
   void backward(const Tensor3<Scalar>& dy, const SequenceLengths& lengths, Tensor3<Scalar>& dx,
                 const Workspace& ws) const {
     lengths.check(dy, "Dropout: backward: dy");
-    backward<3>(dy, dx, ws);
+    check_mask(dy.size(), ws);
+    dx.resize(dy.shape());
+    backward_part(dy, lengths, dx, ws, Part{});
+  }
+
+  /// `part` of the token columns of the sequence backward (dx already sized like dy).
+  void backward_part(const Tensor3<Scalar>& dy, const SequenceLengths& lengths, Tensor3<Scalar>& dx,
+                     const Workspace& ws, Part part) const {
+    const Index features = dy.dim(0), batch = lengths.batch_size();
+    const Index columns = batch * lengths.max_length();
+    const Index first = part.first(columns), last = part.last(columns);
+    const Index begin = first * features, count = (last - first) * features;
+    auto dx_part = ArrayMap<Scalar>(dx.data() + begin, count);
+    const auto dy_part = ConstArrayMap<Scalar>(dy.data() + begin, count);
     if (ws.identity) {
-      for (Index t = 0; t < lengths.max_length(); ++t)
-        for (Index b = 0; b < lengths.batch_size(); ++b)
-          if (!lengths.active(t, b)) dx.step(t).col(b).setZero();
+      dx_part = dy_part;
+      for (Index c = first; c < last; ++c)
+        if (!lengths.active(c / batch, c % batch)) dx.matrix().col(c).setZero();
+    } else {
+      dx_part = dy_part * ConstArrayMap<Scalar>(ws.mask.data() + begin, count);
+    }
+  }
+
+  /// Throws unless the last forward with `ws` masked `n` elements (or was the identity).
+  static void check_mask(Index n, const Workspace& ws) {
+    if (!ws.identity && n != ws.mask.size()) {  // message built only on failure
+      require(false, "Dropout: backward: dy has " + std::to_string(n) +
+                         " elements but the forward pass masked " + std::to_string(ws.mask.size()));
     }
   }
 
@@ -109,14 +156,17 @@ class Dropout {
       ws.mask.resize(0);
       return;
     }
+    ws.mask.resize(n);
+    draw_mask(ws.mask.data(), n, rng);
+  }
+
+  void draw_mask(Scalar* mask, Index n, Rng& rng) const {
     // Each 64-bit draw gives two 32-bit uniforms u; an element is dropped when u < rate · 2^32
     // (the rate is thus rounded to a multiple of 2^-32, far below any statistical effect).
     // The factor is looked up by the comparison's result: no branch to mispredict and no
     // int-to-float conversion, which measured 5x slower here.
     const auto threshold = static_cast<std::uint64_t>(std::ldexp(rate_, 32));
     const Scalar factor[2] = {Scalar(0), static_cast<Scalar>(1.0 / (1.0 - rate_))};
-    ws.mask.resize(n);
-    Scalar* mask = ws.mask.data();
     Index i = 0;
     for (; i + 1 < n; i += 2) {
       const std::uint64_t draw = rng.next();
@@ -124,14 +174,6 @@ class Dropout {
       mask[i + 1] = factor[(draw >> 32) >= threshold];
     }
     if (i < n) mask[i] = factor[(rng.next() & 0xFFFFFFFFu) >= threshold];
-  }
-
-  static void zero_padded_steps(Index features, const SequenceLengths& lengths, Workspace& ws) {
-    const Index batch = lengths.batch_size();
-    for (Index t = 0; t < lengths.max_length(); ++t)
-      for (Index b = 0; b < batch; ++b)
-        if (!lengths.active(t, b))
-          VectorMap<Scalar>(ws.mask.data() + features * (b + batch * t), features).setZero();
   }
 
   double rate_ = 0.0;

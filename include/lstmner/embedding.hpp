@@ -14,10 +14,16 @@
 ///             and the ids used are merged into table.touched_columns. Padded steps of d_out are
 ///             ignored.
 ///
+/// Both passes can also be cut into Parts (parallel.hpp) that threads run side by side:
+/// forward_part writes a share of the token columns (into any E-row block, e.g. the top rows of a
+/// stacked feature matrix), backward_rows adds a share of the table's rows, so no two parts ever
+/// write the same element and the result does not depend on the thread count.
+///
 /// Forward caches nothing (backward needs only the ids, which the caller keeps), so neither pass
 /// takes a Workspace. A frozen table (`set_frozen(true)`, e.g. fixed pretrained vectors) gets no
 /// gradient: backward checks its arguments and returns, and its touched list stays empty.
 
+#include <lstmner/parallel.hpp>
 #include <lstmner/param.hpp>
 #include <lstmner/random.hpp>
 #include <lstmner/sequence_lengths.hpp>
@@ -102,17 +108,23 @@ class Embedding {
   void forward(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,
                Tensor3<Scalar>& out) const {
     check_ids(ids, lengths, "forward");
+    out.resize(dim(), lengths.batch_size(), lengths.max_length());
+    forward_part(ids, lengths, out.matrix(), Part{});
+  }
+
+  /// `part` of the token columns of forward's output, written into `out` (E rows, B·T columns,
+  /// column b + B·t for step t of sequence b); the caller has checked the ids (check_ids).
+  template <class Out>
+  void forward_part(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths, Out&& out,
+                    Part part) const {
     const Index batch = lengths.batch_size();
-    const Index steps = lengths.max_length();
-    out.resize(dim(), batch, steps);
-    for (Index t = 0; t < steps; ++t) {
-      auto out_t = out.step(t);
-      for (Index b = 0; b < batch; ++b) {
-        if (lengths.active(t, b)) {
-          out_t.col(b) = table.value.col(ids(b, t));
-        } else {
-          out_t.col(b).setZero();
-        }
+    const Index columns = batch * lengths.max_length();
+    for (Index c = part.first(columns); c < part.last(columns); ++c) {
+      const Index b = c % batch, t = c / batch;
+      if (lengths.active(t, b)) {
+        out.col(c) = table.value.col(ids(b, t));
+      } else {
+        out.col(c).setZero();
       }
     }
   }
@@ -128,22 +140,37 @@ class Embedding {
                          " features, expected " + std::to_string(dim()) +
                          " (the embedding dimension)");
     }
+    check_grad("backward");
+    backward_rows(ids, lengths, d_out.matrix(), Part{});
+    record_touched(ids, lengths);
+  }
+
+  /// backward cut into parts: backward_rows adds `part` of the table's rows (d_out: any E x B·T
+  /// matrix expression, read only at real steps); record_touched, once per batch, merges the
+  /// batch's ids into table.touched_columns. The caller checks the arguments (check_ids,
+  /// check_grad) first.
+  template <class DOut>
+  void backward_rows(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,
+                     const Eigen::MatrixBase<DOut>& d_out, Part part) {
     if (table.frozen) return;
-    if (table.grad.rows() != dim() || table.grad.cols() != vocab_size()) {
-      require(false, "Embedding: backward: table.grad does not have the shape of table.value");
-    }
     const Index batch = lengths.batch_size();
-    auto& touched = table.touched_columns;
-    const auto previously_touched = static_cast<std::ptrdiff_t>(touched.size());
-    for (Index t = 0; t < lengths.max_length(); ++t) {
-      const auto d_out_t = d_out.step(t);
+    const Index first = part.first(dim());
+    const Index rows = part.last(dim()) - first;
+    for (Index t = 0; t < lengths.max_length(); ++t)
       for (Index b = 0; b < batch; ++b) {
         if (!lengths.active(t, b)) continue;
-        const Index id = ids(b, t);
-        table.grad.col(id) += d_out_t.col(b);
-        touched.push_back(id);
+        table.grad.col(ids(b, t)).segment(first, rows) +=
+            d_out.col(b + batch * t).segment(first, rows);
       }
-    }
+  }
+
+  void record_touched(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths) {
+    if (table.frozen) return;
+    auto& touched = table.touched_columns;
+    const auto previously_touched = static_cast<std::ptrdiff_t>(touched.size());
+    for (Index t = 0; t < lengths.max_length(); ++t)
+      for (Index b = 0; b < lengths.batch_size(); ++b)
+        if (lengths.active(t, b)) touched.push_back(ids(b, t));
     // Keep touched_columns sorted and unique: sort the new ids, then merge them with the old ones.
     // This costs O(tokens log tokens), independent of the vocabulary size.
     const auto middle = touched.begin() + previously_touched;
@@ -158,7 +185,6 @@ class Embedding {
     touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
   }
 
- private:
   /// Throws unless ids is (B,T) for this batch and every id at a real step is in [0, V).
   void check_ids(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,
                  const char* pass) const {
@@ -185,6 +211,15 @@ class Embedding {
     }
   }
 
+  /// Throws unless a non-frozen table's gradient has the table's shape.
+  void check_grad(const char* pass) const {
+    if (!table.frozen && (table.grad.rows() != dim() || table.grad.cols() != vocab_size())) {
+      require(false, std::string("Embedding: ") + pass +
+                         ": table.grad does not have the shape of table.value");
+    }
+  }
+
+ private:
   std::vector<Index> merge_scratch_;  ///< backward's merge buffer, kept to reuse its capacity
 };
 

@@ -12,6 +12,14 @@
 /// Token features are stacked into one input column per token:
 ///     rows [0, E)        word embedding
 ///     rows [E, E + C)    casing embedding (C = casing_dim, 0 = absent)
+/// Threads: with num_threads = 2 every stage of a training step runs on two threads. The BiLSTM
+/// runs its two directions side by side (bidirectional.hpp); the stages around it are cut into two
+/// Parts (parallel.hpp) on the workspace's worker thread — the embedding lookups and the input
+/// dropout by token columns, the output dropout, dense layer and loss by token columns, the
+/// embedding gradients by table rows. Each part draws its dropout masks from its own Rng (seeded
+/// from the caller's at every forward) and partial sums are added in part order, so one thread
+/// and two threads compute bit-identical results.
+///
 /// Room to grow: a character-level word encoder or extra per-token features append further row
 /// blocks here (and a slice in the backward split), and a CRF would replace `output`'s loss while
 /// keeping its scores; nothing else in the stack changes.
@@ -21,8 +29,12 @@
 #include <lstmner/dropout.hpp>
 #include <lstmner/embedding.hpp>
 #include <lstmner/lstm.hpp>
+#include <lstmner/parallel.hpp>
 #include <lstmner/param.hpp>
+#include <lstmner/random.hpp>
 #include <lstmner/softmax_dense.hpp>
+
+#include <array>
 
 namespace lstmner {
 
@@ -44,17 +56,18 @@ class TaggerNetwork {
   using BiLSTM = lstmner::BiLSTM<Scalar>;
 
   struct Workspace {
-    Tensor3<Scalar> word_vectors, casing_vectors;  // (E,B,T), (C,B,T)
-    Tensor3<Scalar> inputs, dropped_inputs;        // (E+C,B,T)
-    Tensor3<Scalar> lstm_out, dropped_lstm_out;    // (2H,B,T)
-    Tensor3<Scalar> scores;                        // (K,B,T)
+    Tensor3<Scalar> inputs, dropped_inputs;      // (E+C,B,T)
+    Tensor3<Scalar> lstm_out, dropped_lstm_out;  // (2H,B,T)
+    Tensor3<Scalar> scores;                      // (K,B,T)
     typename Dropout<Scalar>::Workspace input_dropout, output_dropout;
     typename BiLSTM::Workspace lstm;
     typename SoftmaxDense<Scalar>::Workspace output;
     // gradients
-    Tensor3<Scalar> d_dropped_lstm_out, d_lstm_out, d_dropped_inputs, d_inputs;
-    Tensor3<Scalar> d_word_vectors, d_casing_vectors;
+    Tensor3<Scalar> d_dropped_lstm_out, d_lstm_out, d_dropped_inputs;
     bool dropout_applied = false;
+    std::array<Rng, 2> part_rngs;  ///< each part's dropout masks
+    std::array<double, 2> part_losses{};
+    detail::WorkerSlot worker;  ///< runs part 1 of each stage when num_threads >= 2
   };
 
   NetworkShape shape;
@@ -63,6 +76,8 @@ class TaggerNetwork {
   BiLSTM lstm;
   SoftmaxDense<Scalar> output;
   Dropout<Scalar> dropout;
+  /// 1, or 2: every stage of a pass on two threads (see the file comment).
+  int num_threads = 1;
 
   TaggerNetwork() = default;
   TaggerNetwork(const NetworkShape& network_shape, double dropout_rate, int threads, Rng& rng)
@@ -73,7 +88,8 @@ class TaggerNetwork {
         lstm(make_bilstm<Scalar>(network_shape.input_dim(), network_shape.hidden_dim, rng)),
         output(2 * network_shape.hidden_dim, network_shape.num_tags, rng),
         dropout(dropout_rate) {
-    lstm.num_threads = threads >= 2 ? 2 : 1;
+    num_threads = threads >= 2 ? 2 : 1;
+    lstm.num_threads = num_threads;
     if (shape.casing_dim > 0)
       casing = Embedding<Scalar>(shape.casing_classes, shape.casing_dim, rng);
     words.table.name = "words.table";
@@ -96,56 +112,93 @@ class TaggerNetwork {
   void forward(const Batch& batch, Workspace& ws, Rng* rng) const {
     const auto& lengths = batch.lengths;
     const Index E = shape.embedding_dim, C = shape.casing_dim;
-    words.forward(batch.words, lengths, ws.word_vectors);
-    ws.inputs.resize(E + C, lengths.batch_size(), lengths.max_length());
-    ws.inputs.matrix().topRows(E) = ws.word_vectors.matrix();
-    if (C > 0) {
-      casing.forward(batch.casing, lengths, ws.casing_vectors);
-      ws.inputs.matrix().bottomRows(C) = ws.casing_vectors.matrix();
-    }
-    ws.dropout_applied = rng != nullptr && dropout.rate() > 0.0;
-    const Tensor3<Scalar>* lstm_in = &ws.inputs;
-    if (ws.dropout_applied) {
-      dropout.forward(ws.inputs, lengths, ws.dropped_inputs, *rng, ws.input_dropout);
-      lstm_in = &ws.dropped_inputs;
-    }
-    lstm.forward(*lstm_in, lengths, ws.lstm_out, ws.lstm);
-    const Tensor3<Scalar>* dense_in = &ws.lstm_out;
-    if (ws.dropout_applied) {
-      dropout.forward(ws.lstm_out, lengths, ws.dropped_lstm_out, *rng, ws.output_dropout);
-      dense_in = &ws.dropped_lstm_out;
-    }
-    output.forward(*dense_in, lengths, ws.scores);
+    const Index B = lengths.batch_size(), T = lengths.max_length();
+    words.check_ids(batch.words, lengths, "forward");
+    if (C > 0) casing.check_ids(batch.casing, lengths, "forward");
+    const bool drop = ws.dropout_applied = rng != nullptr && dropout.rate() > 0.0;
+    if (drop)
+      for (Rng& part_rng : ws.part_rngs) part_rng.reseed(rng->next());
+
+    // Token features, stacked (and dropped out), by token columns.
+    ws.inputs.resize(E + C, B, T);
+    if (drop) dropout.resize_for(ws.inputs, ws.dropped_inputs, ws.input_dropout);
+    run_parts(ws, [&](Part part) {
+      words.forward_part(batch.words, lengths, ws.inputs.matrix().topRows(E), part);
+      if (C > 0) casing.forward_part(batch.casing, lengths, ws.inputs.matrix().bottomRows(C), part);
+      if (drop) {
+        dropout.forward_part(ws.inputs, lengths, ws.dropped_inputs, ws.part_rngs[part.index],
+                             ws.input_dropout, part);
+      }
+    });
+
+    lstm.forward(drop ? ws.dropped_inputs : ws.inputs, lengths, ws.lstm_out, ws.lstm);
+
+    // Output dropout and the dense layer, by token columns.
+    if (drop) dropout.resize_for(ws.lstm_out, ws.dropped_lstm_out, ws.output_dropout);
+    ws.scores.resize(shape.num_tags, B, T);
+    run_parts(ws, [&](Part part) {
+      if (drop) {
+        dropout.forward_part(ws.lstm_out, lengths, ws.dropped_lstm_out, ws.part_rngs[part.index],
+                             ws.output_dropout, part);
+      }
+      output.forward_part(drop ? ws.dropped_lstm_out : ws.lstm_out, lengths, ws.scores, part);
+    });
   }
 
   /// Loss of the last forward against batch.tags, times `scale`, and every gradient (accumulated).
   double loss_backward(const Batch& batch, double scale, Workspace& ws) {
     const auto& lengths = batch.lengths;
     const Index E = shape.embedding_dim, C = shape.casing_dim;
-    const Tensor3<Scalar>& dense_in = ws.dropout_applied ? ws.dropped_lstm_out : ws.lstm_out;
-    const double loss = output.loss_backward(dense_in, ws.scores, batch.tags, lengths, scale,
-                                             ws.d_dropped_lstm_out, ws.output);
-    const Tensor3<Scalar>* d_lstm_out = &ws.d_dropped_lstm_out;
-    if (ws.dropout_applied) {
-      dropout.backward(ws.d_dropped_lstm_out, lengths, ws.d_lstm_out, ws.output_dropout);
-      d_lstm_out = &ws.d_lstm_out;
-    }
-    const Tensor3<Scalar>& lstm_in = ws.dropout_applied ? ws.dropped_inputs : ws.inputs;
-    lstm.backward(lstm_in, lengths, *d_lstm_out, ws.d_dropped_inputs, ws.lstm);
-    const Tensor3<Scalar>* d_inputs = &ws.d_dropped_inputs;
-    if (ws.dropout_applied) {
-      dropout.backward(ws.d_dropped_inputs, lengths, ws.d_inputs, ws.input_dropout);
-      d_inputs = &ws.d_inputs;
-    }
-    ws.d_word_vectors.resize(E, lengths.batch_size(), lengths.max_length());
-    ws.d_word_vectors.matrix() = d_inputs->matrix().topRows(E);
-    words.backward(batch.words, lengths, ws.d_word_vectors);
-    if (C > 0) {
-      ws.d_casing_vectors.resize(C, lengths.batch_size(), lengths.max_length());
-      ws.d_casing_vectors.matrix() = d_inputs->matrix().bottomRows(C);
-      casing.backward(batch.casing, lengths, ws.d_casing_vectors);
-    }
-    return loss;
+    const bool drop = ws.dropout_applied;
+
+    // Loss, dense layer and output dropout, by token columns.
+    const Tensor3<Scalar>& dense_in = drop ? ws.dropped_lstm_out : ws.lstm_out;
+    output.prepare_loss_backward(dense_in, ws.scores, batch.tags, lengths, ws.d_dropped_lstm_out,
+                                 ws.output);
+    if (drop) ws.d_lstm_out.resize(ws.d_dropped_lstm_out.shape());
+    run_parts(ws, [&](Part part) {
+      ws.part_losses[static_cast<std::size_t>(part.index)] = output.loss_backward_part(
+          dense_in, ws.scores, batch.tags, lengths, scale, ws.d_dropped_lstm_out, ws.output, part);
+      if (drop) {
+        dropout.backward_part(ws.d_dropped_lstm_out, lengths, ws.d_lstm_out, ws.output_dropout,
+                              part);
+      }
+    });
+    output.add_part_gradients(ws.output, 2);
+
+    lstm.backward(drop ? ws.dropped_inputs : ws.inputs, lengths,
+                  drop ? ws.d_lstm_out : ws.d_dropped_lstm_out, ws.d_dropped_inputs, ws.lstm);
+
+    // Embedding gradients by table rows, the input dropout's backward (dx = dy ⊙ mask) read
+    // where they need it; the touched-column lists of the two tables on one part each.
+    words.check_grad("backward");
+    casing.check_grad("backward");
+    const auto d_inputs = ws.d_dropped_inputs.matrix();
+    const ConstMatrixMap<Scalar> mask(ws.input_dropout.mask.data(), drop ? E + C : 0,
+                                      drop ? d_inputs.cols() : 0);
+    run_parts(ws, [&](Part part) {
+      if (drop) {
+        words.backward_rows(batch.words, lengths, d_inputs.topRows(E).cwiseProduct(mask.topRows(E)),
+                            part);
+      } else {
+        words.backward_rows(batch.words, lengths, d_inputs.topRows(E), part);
+      }
+      if (C > 0 && drop) {
+        casing.backward_rows(batch.casing, lengths,
+                             d_inputs.bottomRows(C).cwiseProduct(mask.bottomRows(C)), part);
+      } else if (C > 0) {
+        casing.backward_rows(batch.casing, lengths, d_inputs.bottomRows(C), part);
+      }
+      if (part.index == 0) words.record_touched(batch.words, lengths);
+      if (part.index == 1 && C > 0) casing.record_touched(batch.casing, lengths);
+    });
+    return ws.part_losses[0] + ws.part_losses[1];
+  }
+
+  /// Runs job(part) for the two parts of a stage, on two threads when num_threads >= 2.
+  template <class Job>
+  void run_parts(Workspace& ws, Job&& job) const {
+    detail::run_parts(ws.worker, num_threads >= 2, job);
   }
 };
 

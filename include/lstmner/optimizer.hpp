@@ -4,7 +4,9 @@
 ///
 /// `step(params)` updates every parameter from its accumulated gradient; it does not zero the
 /// gradients (the training loop calls zero_grad) and does not clip them (clip_grad_norm in
-/// param.hpp does, before the step).
+/// param.hpp does, before the step). A step may also be run in two halves, `begin_step(params)`
+/// once and then `update(params, part)` for each Part (parallel.hpp) of the elements, the parts
+/// on different threads if wanted: the update is element-wise, so the result is the same.
 ///
 /// State per slot: momentum buffers (SGD) and moments m, v (Adam) are kept by the parameter's index
 /// in the list, never by its address, so a model that is copied or reloaded keeps training with the
@@ -107,17 +109,6 @@ class SlotShapes {
   std::vector<std::pair<Index, Index>> shapes_;
 };
 
-/// Calls update(first_column, column_count) over the columns of `p` an optimizer may change: all
-/// of them at once for a dense parameter, each touched column for a sparse one.
-template <class Scalar, class Update>
-void for_each_column_range(const Param<Scalar>& p, Update&& update) {
-  if (p.sparse) {
-    for (Index c : p.touched_columns) update(c, Index{1});
-  } else {
-    update(Index{0}, p.value.cols());
-  }
-}
-
 /// The state matrix of one slot, allocated (zero, same shape as the parameter) on first use.
 template <class Scalar>
 Matrix<Scalar>& slot_state(std::vector<Matrix<Scalar>>& states, std::size_t slot,
@@ -165,21 +156,34 @@ class Sgd {
   std::int64_t steps() const { return steps_; }
 
   void step(const ParamList<Scalar>& params) {
+    begin_step(params);
+    update(params);
+  }
+
+  /// Checks the list, allocates state, counts the step. Once per step, before update().
+  void begin_step(const ParamList<Scalar>& params) {
     shapes_.check(params, "Sgd: step");
     ++steps_;
+    if (options_.momentum > 0) {
+      for (std::size_t slot = 0; slot < params.size(); ++slot)
+        if (!params[slot]->frozen) detail::slot_state(velocity_, slot, *params[slot]);
+    }
+  }
+
+  /// Updates `part` of every parameter's elements (see the file comment).
+  void update(const ParamList<Scalar>& params, Part part = {}) {
     const auto lr = static_cast<Scalar>(options_.learning_rate);
     const auto mu = static_cast<Scalar>(options_.momentum);
     const auto decay = static_cast<Scalar>(options_.weight_decay);
     for (std::size_t slot = 0; slot < params.size(); ++slot) {
       Param<Scalar>& p = *params[slot];
       if (p.frozen) continue;
-      Matrix<Scalar>* velocity =
-          options_.momentum > 0 ? &detail::slot_state(velocity_, slot, p) : nullptr;
-      detail::for_each_column_range(p, [&](Index first, Index count) {
-        auto w = p.value.middleCols(first, count);
-        const auto g = p.grad.middleCols(first, count);
+      Scalar* velocity = options_.momentum > 0 ? velocity_[slot].data() : nullptr;
+      p.for_each_gradient_range(part, [&](Index first, Index count) {
+        auto w = p.value_range(first, count);
+        const auto g = p.grad_range(first, count);
         if (velocity != nullptr) {
-          auto v = velocity->middleCols(first, count);
+          ArrayMap<Scalar> v(velocity + first, count);
           if (options_.weight_decay > 0) {
             v = mu * v + g + decay * w;
           } else {
@@ -237,8 +241,23 @@ class Adam {
   std::int64_t steps() const { return steps_; }
 
   void step(const ParamList<Scalar>& params) {
+    begin_step(params);
+    update(params);
+  }
+
+  /// Checks the list, allocates state, counts the step (t). Once per step, before update().
+  void begin_step(const ParamList<Scalar>& params) {
     shapes_.check(params, "Adam: step");
     ++steps_;
+    for (std::size_t slot = 0; slot < params.size(); ++slot) {
+      if (params[slot]->frozen) continue;
+      detail::slot_state(first_moment_, slot, *params[slot]);
+      detail::slot_state(second_moment_, slot, *params[slot]);
+    }
+  }
+
+  /// Updates `part` of every parameter's elements (see the file comment).
+  void update(const ParamList<Scalar>& params, Part part = {}) {
     const double t = static_cast<double>(steps_);
     const auto beta1 = static_cast<Scalar>(options_.beta1);
     const auto beta2 = static_cast<Scalar>(options_.beta2);
@@ -252,13 +271,13 @@ class Adam {
     for (std::size_t slot = 0; slot < params.size(); ++slot) {
       Param<Scalar>& p = *params[slot];
       if (p.frozen) continue;
-      Matrix<Scalar>& m_slot = detail::slot_state(first_moment_, slot, p);
-      Matrix<Scalar>& v_slot = detail::slot_state(second_moment_, slot, p);
-      detail::for_each_column_range(p, [&](Index first, Index count) {
-        auto w = p.value.middleCols(first, count).array();
-        const auto g = p.grad.middleCols(first, count).array();
-        auto m = m_slot.middleCols(first, count).array();
-        auto v = v_slot.middleCols(first, count).array();
+      Scalar* m_slot = first_moment_[slot].data();
+      Scalar* v_slot = second_moment_[slot].data();
+      p.for_each_gradient_range(part, [&](Index first, Index count) {
+        auto w = p.value_range(first, count);
+        const auto g = p.grad_range(first, count);
+        ArrayMap<Scalar> m(m_slot + first, count);
+        ArrayMap<Scalar> v(v_slot + first, count);
         m = beta1 * m + one_minus_beta1 * g;
         v = beta2 * v + one_minus_beta2 * g.square();
         w -= lr * (m / correction1) / ((v / correction2).sqrt() + eps);

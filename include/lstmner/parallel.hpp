@@ -1,15 +1,19 @@
 #pragma once
 /// \file parallel.hpp
-/// The library's only threading: a persistent background worker, and `run_pair`, which runs two
+/// The library's only threading: a persistent background worker, `run_pair`, which runs two
 /// jobs either one after the other or concurrently (the second on the worker, the first on the
-/// calling thread). Work is always cut into the same pieces whatever the thread count, so a
-/// result never depends on how many threads computed it.
+/// calling thread), and `run_parts`, which runs one job over the two `Part`s of a piece of work.
+///
+/// Work is always cut into the same parts whatever the thread count, and partial results (sums)
+/// are combined in part order, so a result never depends on how many threads computed it: one
+/// thread runs part 0 and then part 1, two threads run them at the same time.
 ///
 /// The owner of a WorkerSlot (a layer's or a network's Workspace) starts its worker on first
 /// use and joins it when destroyed, so a training step or a prediction batch pays a hand-off
 /// through a condition variable, not a thread creation. Copies of a slot start empty.
 
 #include <condition_variable>
+#include <cstddef>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -113,6 +117,18 @@ class WorkerSlot {
 
 }  // namespace detail
 
+/// Part `index` of `count` equal shares of some work (a training stage cuts its tokens, rows or
+/// parameter elements into two parts). The default is the whole: part 0 of 1.
+struct Part {
+  int index = 0;
+  int count = 1;
+
+  /// This part's share [first, last) of n items: contiguous, in part order, sizes differing by at
+  /// most one.
+  std::ptrdiff_t first(std::ptrdiff_t n) const { return n * index / count; }
+  std::ptrdiff_t last(std::ptrdiff_t n) const { return n * (index + 1) / count; }
+};
+
 namespace detail {
 
 /// Runs `first` and `second`; concurrently when `concurrent` (`second` on the slot's worker).
@@ -136,6 +152,15 @@ void run_pair(WorkerSlot& slot, bool concurrent, FirstJob& first, SecondJob& sec
     throw;
   }
   worker.wait();
+}
+
+/// Runs job(Part{0, 2}) and job(Part{1, 2}); concurrently when `concurrent` (part 1 on the slot's
+/// worker). Exceptions as in run_pair.
+template <class Job>
+void run_parts(WorkerSlot& slot, bool concurrent, Job&& job) {
+  auto part0 = [&job] { job(Part{0, 2}); };
+  auto part1 = [&job] { job(Part{1, 2}); };
+  run_pair(slot, concurrent, part0, part1);
 }
 
 }  // namespace detail

@@ -12,7 +12,12 @@
 ///
 /// Sparse parameters (embedding tables) record which columns a batch touched, so that zeroing,
 /// clipping and the optimizer step cost O(touched) instead of O(vocabulary).
+///
+/// Element-wise work on gradients (zeroing, norms, scaling, optimizer updates) can be cut into
+/// `Part`s (parallel.hpp) that threads run side by side: `for_each_gradient_range` gives each part
+/// a disjoint share of the elements.
 
+#include <lstmner/parallel.hpp>
 #include <lstmner/tensor.hpp>
 
 #include <algorithm>
@@ -42,34 +47,56 @@ struct Param {
 
   Index size() const { return value.size(); }
 
+  /// Zeroes the gradient (only the touched columns when sparse) and clears the touched list.
   void zero_grad() {
-    if (sparse) {
-      for (Index c : touched_columns) grad.col(c).setZero();
-      touched_columns.clear();
-    } else {
-      grad.setZero();
-    }
+    zero_grad_values();
+    touched_columns.clear();
   }
 
-  /// Squared L2 norm of the gradient (only the touched columns when sparse).
-  double grad_squared_norm() const {
+  /// Zeroes `part` of the gradient and leaves the touched list as it is (parts of one parameter
+  /// may run on different threads; zero_grad clears the list afterwards).
+  void zero_grad_values(Part part = {}) {
+    for_each_gradient_range(part, [&](Index first, Index count) { grad_range(first, count) = 0; });
+  }
+
+  /// Squared L2 norm of `part` of the gradient (only the touched columns when sparse).
+  double grad_squared_norm(Part part = {}) const {
     if (frozen) return 0.0;
     double total = 0.0;
-    if (sparse) {
-      for (Index c : touched_columns) total += static_cast<double>(grad.col(c).squaredNorm());
-    } else {
-      total = static_cast<double>(grad.squaredNorm());
-    }
+    for_each_gradient_range(part, [&](Index first, Index count) {
+      total += static_cast<double>(grad_range(first, count).matrix().squaredNorm());
+    });
     return total;
   }
 
-  void scale_grad(Scalar factor) {
+  void scale_grad(Scalar factor, Part part = {}) {
+    for_each_gradient_range(part,
+                            [&](Index first, Index count) { grad_range(first, count) *= factor; });
+  }
+
+  /// Calls f(first, count) for the elements of `part` of the parameter that may carry a gradient,
+  /// as ranges of the column-major storage: a contiguous share of all elements (dense), or the
+  /// whole columns of a share of the touched columns (sparse). Parts never overlap.
+  template <class F>
+  void for_each_gradient_range(Part part, F&& f) const {
     if (sparse) {
-      for (Index c : touched_columns) grad.col(c) *= factor;
+      const auto n = static_cast<std::ptrdiff_t>(touched_columns.size());
+      for (std::ptrdiff_t k = part.first(n); k < part.last(n); ++k)
+        f(touched_columns[static_cast<std::size_t>(k)] * value.rows(), value.rows());
     } else {
-      grad *= factor;
+      const Index first = part.first(value.size());
+      const Index last = part.last(value.size());
+      if (last > first) f(first, last - first);
     }
   }
+
+  /// Flat views of `count` elements of the storage from `first` (as for_each_gradient_range
+  /// gives them).
+  ArrayMap<Scalar> grad_range(Index first, Index count) { return {grad.data() + first, count}; }
+  ConstArrayMap<Scalar> grad_range(Index first, Index count) const {
+    return {grad.data() + first, count};
+  }
+  ArrayMap<Scalar> value_range(Index first, Index count) { return {value.data() + first, count}; }
 };
 
 template <class Scalar>
@@ -86,12 +113,36 @@ void zero_grad(const ParamList<Scalar>& params) {
   for (auto* p : params) p->zero_grad();
 }
 
+/// Zeroes `part` of every gradient; the touched lists are left for forget_touched_columns.
+template <class Scalar>
+void zero_grad_values(const ParamList<Scalar>& params, Part part) {
+  for (auto* p : params) p->zero_grad_values(part);
+}
+
+/// Clears the touched lists, once every part's gradient values have been zeroed.
+template <class Scalar>
+void forget_touched_columns(const ParamList<Scalar>& params) {
+  for (auto* p : params) p->touched_columns.clear();
+}
+
+/// Sum of the squared L2 norms of `part` of every gradient.
+template <class Scalar>
+double grad_squared_norm(const ParamList<Scalar>& params, Part part = {}) {
+  double total = 0.0;
+  for (const auto* p : params) total += p->grad_squared_norm(part);
+  return total;
+}
+
 /// Global L2 norm of all gradients.
 template <class Scalar>
 double grad_norm(const ParamList<Scalar>& params) {
-  double total = 0.0;
-  for (const auto* p : params) total += p->grad_squared_norm();
-  return std::sqrt(total);
+  return std::sqrt(grad_squared_norm(params));
+}
+
+/// The factor clip_grad_norm scales gradients of global norm `norm` by: min(1, max_norm / norm);
+/// exactly 1 (no scaling) when clipping is disabled (max_norm <= 0) or not needed.
+inline double clip_factor(double norm, double max_norm) {
+  return max_norm > 0 && norm > max_norm ? max_norm / (norm + 1e-12) : 1.0;
 }
 
 /// Scales every gradient so that their global L2 norm is at most `max_norm` (Pascanu et al. 2013).
@@ -99,10 +150,9 @@ double grad_norm(const ParamList<Scalar>& params) {
 template <class Scalar>
 double clip_grad_norm(const ParamList<Scalar>& params, double max_norm) {
   const double norm = grad_norm(params);
-  if (max_norm > 0 && norm > max_norm) {
-    const auto factor = static_cast<Scalar>(max_norm / (norm + 1e-12));
-    for (auto* p : params) p->scale_grad(factor);
-  }
+  const double factor = clip_factor(norm, max_norm);
+  if (factor != 1.0)
+    for (auto* p : params) p->scale_grad(static_cast<Scalar>(factor));
   return norm;
 }
 

@@ -21,12 +21,20 @@
 ///
 /// Forward and backward are const apart from the gradient accumulation; the only scratch,
 /// d_scores, lives in the caller's Workspace.
+///
+/// forward and loss_backward can also be cut into Parts (parallel.hpp) of the token columns that
+/// threads run side by side: forward_part after sizing `scores`; prepare_loss_backward, then
+/// loss_backward_part per part (each writes its columns of d_scores and dx and its own partial
+/// dW, db in the Workspace, so it is const), then add_part_gradients adds the partial gradients
+/// into W.grad and b.grad in part order — the same sums whatever the thread count.
 
+#include <lstmner/parallel.hpp>
 #include <lstmner/param.hpp>
 #include <lstmner/random.hpp>
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -42,6 +50,9 @@ class SoftmaxDense {
   struct Workspace {
     /// scale · (p − y) at real steps, 0 at padded steps: (K,B,T).
     Tensor3<Scalar> d_scores;
+    /// The weight and bias gradients of each part of loss_backward_part.
+    std::array<Matrix<Scalar>, 2> dW_parts;
+    std::array<Vector<Scalar>, 2> db_parts;
   };
 
   SoftmaxDense() = default;
@@ -62,10 +73,19 @@ class SoftmaxDense {
                Tensor3<Scalar>& scores) const {
     check_input(x, lengths, "forward");
     scores.resize(num_classes(), x.dim(1), x.dim(2));
-    auto s = scores.matrix();
-    s.noalias() = W.value * x.matrix();
+    forward_part(x, lengths, scores, Part{});
+  }
+
+  /// `part` of the token columns of forward (x checked and scores sized by the caller).
+  void forward_part(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
+                    Tensor3<Scalar>& scores, Part part) const {
+    const Index columns = x.dim(1) * x.dim(2);
+    const Index first = part.first(columns), count = part.last(columns) - first;
+    auto s = scores.matrix().middleCols(first, count);
+    s.noalias() = W.value * x.matrix().middleCols(first, count);
     s.colwise() += b.value.col(0);
-    zero_padded_steps(lengths, scores);
+    for_each_padded_step(lengths, part,
+                         [&](Index column) { scores.matrix().col(column).setZero(); });
   }
 
   /// The masked cross-entropy of `scores` against `targets`, times `scale` (no gradient).
@@ -86,14 +106,38 @@ class SoftmaxDense {
   double loss_backward(const Tensor3<Scalar>& x, const Tensor3<Scalar>& scores,
                        const Tensor2<std::int32_t>& targets, const SequenceLengths& lengths,
                        double scale, Tensor3<Scalar>& dx, Workspace& ws) {
+    prepare_loss_backward(x, scores, targets, lengths, dx, ws);
+    const double loss = loss_backward_part(x, scores, targets, lengths, scale, dx, ws, Part{});
+    add_part_gradients(ws, 1);
+    return loss;
+  }
+
+  /// Checks the arguments of loss_backward and sizes dx and the Workspace, before the parts run.
+  void prepare_loss_backward(const Tensor3<Scalar>& x, const Tensor3<Scalar>& scores,
+                             const Tensor2<std::int32_t>& targets, const SequenceLengths& lengths,
+                             Tensor3<Scalar>& dx, Workspace& ws) const {
     check_input(x, lengths, "loss_backward");
     check_scores_and_targets(scores, targets, lengths, "loss_backward");
     ws.d_scores.resize(scores.shape());
-    ws.d_scores.setZero();  // padded steps stay 0
+    dx.resize(x.shape());
+    for (Index p = 0; p < 2; ++p) {
+      ws.dW_parts[p].resize(num_classes(), input_dim());
+      ws.db_parts[p].resize(num_classes());
+    }
+  }
+
+  /// `part` of the token columns of loss_backward: its share of the scaled loss (returned), of
+  /// d_scores and dx, and its partial dW, db in ws (for add_part_gradients).
+  double loss_backward_part(const Tensor3<Scalar>& x, const Tensor3<Scalar>& scores,
+                            const Tensor2<std::int32_t>& targets, const SequenceLengths& lengths,
+                            double scale, Tensor3<Scalar>& dx, Workspace& ws, Part part) const {
+    const Index columns = x.dim(1) * x.dim(2);
+    const Index first = part.first(columns), count = part.last(columns) - first;
     auto d_scores = ws.d_scores.matrix();
+    d_scores.middleCols(first, count).setZero();  // padded steps stay 0
     const auto scale_s = static_cast<Scalar>(scale);
     double total = 0.0;
-    for_each_real_step(lengths, [&](Index column, Index b, Index t) {
+    for_each_real_step(lengths, part, [&](Index column, Index b, Index t) {
       const auto s = scores.matrix().col(column);
       auto d = d_scores.col(column);
       const Scalar max = s.maxCoeff();
@@ -104,8 +148,20 @@ class SoftmaxDense {
       d *= scale_s / sum;    // scale · p
       d(target) -= scale_s;  // scale · (p − y)
     });
-    backward(x, lengths, ws.d_scores, dx);
+    const auto ds = d_scores.middleCols(first, count);
+    const auto x_part = x.matrix().middleCols(first, count);
+    if (!W.frozen) ws.dW_parts[part.index].noalias() = ds * x_part.transpose();
+    if (!b.frozen) ws.db_parts[part.index] = ds.rowwise().sum();
+    dx.matrix().middleCols(first, count).noalias() = W.value.transpose() * ds;
     return scale * total;
+  }
+
+  /// Adds the partial gradients of the first `parts` parts into W.grad and b.grad, in part order.
+  void add_part_gradients(const Workspace& ws, int parts) {
+    for (int p = 0; p < parts; ++p) {
+      if (!W.frozen) W.grad += ws.dW_parts[p];
+      if (!b.frozen) b.grad.col(0) += ws.db_parts[p];
+    }
   }
 
   /// The affine backward alone: dx = Wᵀ·d_scores (written), dW += d_scores·xᵀ, db += Σ d_scores.
@@ -156,16 +212,25 @@ class SoftmaxDense {
   /// Calls f(column, b, t) for every real step, column = b + B*t of the (K, B*T) matrix.
   template <class F>
   static void for_each_real_step(const SequenceLengths& lengths, F&& f) {
-    const Index batch = lengths.batch_size();
-    for (Index t = 0; t < lengths.max_length(); ++t)
-      for (Index b = 0; b < batch; ++b)
-        if (lengths.active(t, b)) f(b + batch * t, b, t);
+    for_each_real_step(lengths, Part{}, f);
   }
 
-  static void zero_padded_steps(const SequenceLengths& lengths, Tensor3<Scalar>& y) {
-    for (Index t = 0; t < lengths.max_length(); ++t)
-      for (Index b = 0; b < lengths.batch_size(); ++b)
-        if (!lengths.active(t, b)) y.step(t).col(b).setZero();
+  /// The same for the real steps among `part` of the columns.
+  template <class F>
+  static void for_each_real_step(const SequenceLengths& lengths, Part part, F&& f) {
+    const Index batch = lengths.batch_size();
+    const Index columns = batch * lengths.max_length();
+    for (Index c = part.first(columns); c < part.last(columns); ++c)
+      if (lengths.active(c / batch, c % batch)) f(c, c % batch, c / batch);
+  }
+
+  /// Calls f(column) for every padded step among `part` of the columns.
+  template <class F>
+  static void for_each_padded_step(const SequenceLengths& lengths, Part part, F&& f) {
+    const Index batch = lengths.batch_size();
+    const Index columns = batch * lengths.max_length();
+    for (Index c = part.first(columns); c < part.last(columns); ++c)
+      if (!lengths.active(c / batch, c % batch)) f(c);
   }
 
   // The checks below build their messages only on failure: they run in every training step,

@@ -36,6 +36,11 @@ template <class Scalar>
 using VectorMap = Eigen::Map<Vector<Scalar>>;
 template <class Scalar>
 using ConstVectorMap = Eigen::Map<const Vector<Scalar>>;
+/// Flat element-wise views (of a range of a matrix's storage, for instance).
+template <class Scalar>
+using ArrayMap = Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>>;
+template <class Scalar>
+using ConstArrayMap = Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>>;
 
 /// Alignment of every tensor's storage: one cache line, and the widest SIMD register (AVX-512).
 inline constexpr std::size_t tensor_alignment = 64;

@@ -5,8 +5,9 @@
 /// the best weights, and progress callbacks.
 ///
 /// Reproducibility: one Rng seeded from the config drives the batch order, the <unk> replacement
-/// and the dropout masks, in a fixed order; the same seed and thread count give bit-identical
-/// weights.
+/// and the dropout masks, in a fixed order; the same seed gives bit-identical weights, with one
+/// thread or two (every parallel stage cuts its work into the same two parts either way; the
+/// network's and the optimizer's stages alike).
 ///
 /// Safety: a non-finite loss or gradient norm stops training with std::runtime_error naming the
 /// epoch and batch, before the optimizer could write NaN into the weights.
@@ -18,6 +19,7 @@
 #include <lstmner/random.hpp>
 #include <lstmner/tagger_config.hpp>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -135,13 +137,34 @@ class Trainer {
                          double* loss) {
     fill_batch(train, indices, batch_);
     replace_with_unknown(train, batch_);
-    zero_grad(params);
+    run_parts([&](Part part) { zero_grad_values(params, part); });
+    forget_touched_columns(params);
     network_.forward(batch_, workspace_, &rng_);
     const auto tokens = static_cast<std::size_t>(batch_.lengths.num_tokens());
     *loss = network_.loss_backward(batch_, 1.0 / static_cast<double>(tokens), workspace_);
-    const double norm = clip_grad_norm(params, config_.clip_norm);
+    // The global gradient norm from the two parts' sums, then clipping and the update, each part
+    // on its own share of every parameter's elements.
+    run_parts([&](Part part) {
+      part_norms_[static_cast<std::size_t>(part.index)] = grad_squared_norm(params, part);
+    });
+    const double norm = std::sqrt(part_norms_[0] + part_norms_[1]);
     if (!std::isfinite(*loss) || !std::isfinite(norm)) return 0;
-    optimizer_step(params);
+    const auto clip = static_cast<Scalar>(clip_factor(norm, config_.clip_norm));
+    const bool adam = config_.optimizer == OptimizerKind::Adam;
+    if (adam) {
+      adam_.begin_step(params);
+    } else {
+      sgd_.begin_step(params);
+    }
+    run_parts([&](Part part) {
+      if (clip != Scalar(1))
+        for (auto* p : params) p->scale_grad(clip, part);
+      if (adam) {
+        adam_.update(params, part);
+      } else {
+        sgd_.update(params, part);
+      }
+    });
     return tokens;
   }
 
@@ -208,12 +231,11 @@ class Trainer {
     }
   }
 
-  void optimizer_step(const ParamList<Scalar>& params) {
-    if (config_.optimizer == OptimizerKind::Adam) {
-      adam_.step(params);
-    } else {
-      sgd_.step(params);
-    }
+  /// Runs job(part) for the two parts of a stage, on the network workspace's worker when the
+  /// network has two threads.
+  template <class Job>
+  void run_parts(Job&& job) {
+    detail::run_parts(workspace_.worker, network_.num_threads >= 2, job);
   }
 
   static void snapshot(const ParamList<Scalar>& params, std::vector<Matrix<Scalar>>& out) {
@@ -244,6 +266,7 @@ class Trainer {
   Sgd<Scalar> sgd_{sgd_options()};
   Batch batch_;
   typename TaggerNetwork<Scalar>::Workspace workspace_;
+  std::array<double, 2> part_norms_{};
 };
 
 }  // namespace lstmner
