@@ -115,27 +115,36 @@ class Bidirectional {
     check_input(x, lengths, "forward");
     detail::require_lazily(
         &out != &x, [] { return "Bidirectional: forward: out must not be the same tensor as x"; });
-    reverse_within_lengths(x, lengths, ws.x_reversed);
-    run_both(
-        ws, [&] { forward_layer.forward(x, lengths, ws.h_forward, ws.forward_ws); },
-        [&] { backward_layer.forward(ws.x_reversed, lengths, ws.h_reversed, ws.backward_ws); });
-
     const Index Hf = forward_layer.output_size();
     const Index Hb = backward_layer.output_size();
-    const Index B = lengths.batch_size();
-    const Index T = lengths.max_length();
-    out.resize(Hf + Hb, B, T);
-    for (Index t = 0; t < T; ++t) {
-      auto out_t = out.step(t);
-      for (Index b = 0; b < B; ++b) {
-        if (t < lengths[b]) {
-          out_t.col(b).head(Hf) = ws.h_forward.step(t).col(b);
-          out_t.col(b).tail(Hb) = ws.h_reversed.step(lengths[b] - 1 - t).col(b);
-        } else {
-          out_t.col(b).setZero();
-        }
-      }
-    }
+    out.resize(Hf + Hb, lengths.batch_size(), lengths.max_length());
+    // Each direction also does its own share of the data movement: the backward one reverses its
+    // input, each writes its own rows of `out`.
+    run_both(
+        ws,
+        [&] {
+          forward_layer.forward(x, lengths, ws.h_forward, ws.forward_ws);
+          for_each_column(lengths, [&](Index t, Index b, Index, bool real) {
+            auto rows = out.step(t).col(b).head(Hf);
+            if (real) {
+              rows = ws.h_forward.step(t).col(b);
+            } else {
+              rows.setZero();
+            }
+          });
+        },
+        [&] {
+          reverse_within_lengths(x, lengths, ws.x_reversed);
+          backward_layer.forward(ws.x_reversed, lengths, ws.h_reversed, ws.backward_ws);
+          for_each_column(lengths, [&](Index t, Index b, Index t_reversed, bool real) {
+            auto rows = out.step(t).col(b).tail(Hb);
+            if (real) {
+              rows = ws.h_reversed.step(t_reversed).col(b);
+            } else {
+              rows.setZero();
+            }
+          });
+        });
   }
 
   void backward(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
@@ -162,33 +171,43 @@ class Bidirectional {
 
     ws.dh_forward.resize(Hf, B, T);
     ws.dh_reversed.resize(Hb, B, T);
-    for (Index t = 0; t < T; ++t) {
-      const auto dout_t = dout.step(t);
-      for (Index b = 0; b < B; ++b) {
-        if (t < lengths[b]) {
-          ws.dh_forward.step(t).col(b) = dout_t.col(b).head(Hf);
-          ws.dh_reversed.step(lengths[b] - 1 - t).col(b) = dout_t.col(b).tail(Hb);
-        } else {  // padded steps receive no gradient, whatever dout holds there
-          ws.dh_forward.step(t).col(b).setZero();
-          ws.dh_reversed.step(t).col(b).setZero();
-        }
-      }
-    }
-
+    // Each direction takes its own rows of dout (padded steps receive no gradient, whatever dout
+    // holds there).
     run_both(
-        ws, [&] { forward_layer.backward(x, lengths, ws.dh_forward, dx, ws.forward_ws); },
+        ws,
         [&] {
+          for_each_column(lengths, [&](Index t, Index b, Index, bool real) {
+            auto dh = ws.dh_forward.step(t).col(b);
+            if (real) {
+              dh = dout.step(t).col(b).head(Hf);
+            } else {
+              dh.setZero();
+            }
+          });
+          forward_layer.backward(x, lengths, ws.dh_forward, dx, ws.forward_ws);
+        },
+        [&] {
+          for_each_column(lengths, [&](Index t, Index b, Index t_reversed, bool real) {
+            if (real) {
+              ws.dh_reversed.step(t_reversed).col(b) = dout.step(t).col(b).tail(Hb);
+            } else {
+              ws.dh_reversed.step(t).col(b).setZero();
+            }
+          });
           backward_layer.backward(ws.x_reversed, lengths, ws.dh_reversed, ws.dx_reversed,
                                   ws.backward_ws);
         });
 
-    // dx already holds the forward direction's gradient (0 at padded steps); add the other one.
-    for (Index t = 0; t < T; ++t) {
-      auto dx_t = dx.step(t);
-      for (Index b = 0; b < B; ++b) {
-        if (t < lengths[b]) dx_t.col(b) += ws.dx_reversed.step(lengths[b] - 1 - t).col(b);
+    // dx already holds the forward direction's gradient (0 at padded steps); add the other one,
+    // half of the token columns on each thread.
+    const Index columns = B * T;
+    auto add_reversed = [&](Part part) {
+      for (Index c = part.first(columns); c < part.last(columns); ++c) {
+        const Index b = c % B, t = c / B;
+        if (t < lengths[b]) dx.step(t).col(b) += ws.dx_reversed.step(lengths[b] - 1 - t).col(b);
       }
-    }
+    };
+    detail::run_parts(ws.worker, num_threads >= 2, add_reversed);
   }
 
  private:
@@ -196,6 +215,14 @@ class Bidirectional {
                    const char* pass) const {
     detail::check_sequence_input("Bidirectional", pass, output_size() >= 1, "layers", input_size(),
                                  x, lengths);
+  }
+
+  /// Calls f(t, b, t_reversed, real) for every step t of every sequence b, where t_reversed is
+  /// the step the backward direction saw it at (lengths[b] - 1 - t) and real is t < lengths[b].
+  template <class F>
+  static void for_each_column(const SequenceLengths& lengths, F&& f) {
+    for (Index t = 0; t < lengths.max_length(); ++t)
+      for (Index b = 0; b < lengths.batch_size(); ++b) f(t, b, lengths[b] - 1 - t, t < lengths[b]);
   }
 
   /// Runs both directions, concurrently when num_threads >= 2 (the backward one on the
