@@ -35,6 +35,7 @@
 #include <lstmner/softmax_dense.hpp>
 
 #include <array>
+#include <vector>
 
 namespace lstmner {
 
@@ -106,6 +107,13 @@ class TaggerNetwork {
     append_params(list, lstm.params());
     append_params(list, output.params());
     return list;
+  }
+
+  /// Every parameter in slot order, read-only (for saving, counting, inspecting).
+  std::vector<const Param<Scalar>*> params() const {
+    // The non-const params() only takes addresses; it changes nothing.
+    const ParamList<Scalar> list = const_cast<TaggerNetwork*>(this)->params();
+    return {list.begin(), list.end()};
   }
 
   /// Runs the stack; scores end up in ws.scores. `rng` non-null = training (dropout on).

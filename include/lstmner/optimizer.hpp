@@ -263,10 +263,13 @@ class Adam {
     const auto beta2 = static_cast<Scalar>(options_.beta2);
     const auto one_minus_beta1 = static_cast<Scalar>(1.0 - options_.beta1);
     const auto one_minus_beta2 = static_cast<Scalar>(1.0 - options_.beta2);
-    // Bias corrections in double: 1 − β^t loses digits in float when β is close to 1.
-    const auto correction1 = static_cast<Scalar>(1.0 - std::pow(options_.beta1, t));
-    const auto correction2 = static_cast<Scalar>(1.0 - std::pow(options_.beta2, t));
-    const auto lr = static_cast<Scalar>(options_.learning_rate);
+    // Bias corrections in double: 1 − β^t loses digits in float when β is close to 1. They are
+    // folded into two per-step constants, lr·(m/c1)/(sqrt(v/c2)+ε) = step·m/(sqrt(v)·r + ε) with
+    // step = lr/c1 and r = 1/sqrt(c2), so each element costs one division and one square root.
+    const double correction1 = 1.0 - std::pow(options_.beta1, t);
+    const double correction2 = 1.0 - std::pow(options_.beta2, t);
+    const auto step_size = static_cast<Scalar>(options_.learning_rate / correction1);
+    const auto root_scale = static_cast<Scalar>(1.0 / std::sqrt(correction2));
     const auto eps = static_cast<Scalar>(options_.epsilon);
     for (std::size_t slot = 0; slot < params.size(); ++slot) {
       Param<Scalar>& p = *params[slot];
@@ -280,7 +283,7 @@ class Adam {
         ArrayMap<Scalar> v(v_slot + first, count);
         m = beta1 * m + one_minus_beta1 * g;
         v = beta2 * v + one_minus_beta2 * g.square();
-        w -= lr * (m / correction1) / ((v / correction2).sqrt() + eps);
+        w -= step_size * m / (v.sqrt() * root_scale + eps);
       });
     }
   }
