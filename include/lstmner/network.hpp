@@ -69,6 +69,9 @@ class TaggerNetwork {
     std::array<Rng, 2> part_rngs;  ///< each part's dropout masks
     std::array<double, 2> part_losses{};
     detail::WorkerSlot worker;  ///< runs part 1 of each stage when num_threads >= 2
+    /// Run every stage on the calling thread whatever num_threads says: for callers that already
+    /// run several workspaces side by side (data-parallel prediction).
+    bool single_threaded = false;
   };
 
   NetworkShape shape;
@@ -206,7 +209,7 @@ class TaggerNetwork {
   /// Runs job(part) for the two parts of a stage, on two threads when num_threads >= 2.
   template <class Job>
   void run_parts(Workspace& ws, Job&& job) const {
-    detail::run_parts(ws.worker, num_threads >= 2, job);
+    detail::run_parts(ws.worker, num_threads >= 2 && !ws.single_threaded, job);
   }
 };
 
