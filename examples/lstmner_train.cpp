@@ -122,9 +122,9 @@ int run(int argc, char** argv) {
   app.add_flag("!--no-digit-norm", config.normalize_digits, "Keep digits (default: map to 0)");
   app.add_flag("!--no-constrained", config.constrained_decoding,
                "Decode by argmax instead of constrained Viterbi");
-  app.add_option("--seed", config.seed, "Random seed: same seed and threads, same model");
+  app.add_option("--seed", config.seed, "Random seed: same seed, same model (with 1 or 2 threads)");
   app.add_option("--threads", config.threads,
-                 "Worker threads (2 runs the LSTM directions in parallel)")
+                 "Threads: 2 runs every stage of a training step on two threads")
       ->check(CLI::Range(1, 1024));
   app.add_flag("-q,--quiet", opt.quiet, "No progress bar");
   app.add_flag("--benchmark", opt.benchmark,

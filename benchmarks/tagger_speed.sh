@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# tagger_speed.sh: the whole tagger on CoNLL-2003 against the PyTorch peer, measured in one go on
+# the same cores, printed as ONE Markdown table (paste-able into docs/performance.md).
+#
+# Usage:
+#   benchmarks/tagger_speed.sh [--build DIR] [--data DIR] [--runs N] [--no-torch]
+#
+#   --build DIR   a release build tree with the tools built (default: <repo>/build/release)
+#   --data DIR    CoNLL-2003 directory (default: $LSTMNER_DATA, else ../shared/data/conll2003
+#                 beside the repository); the peer reads DIR/iob2
+#   --runs N      runs of each of our measurements; the table shows their median (default 3)
+#   --no-torch    skip the PyTorch peer (../shared/peers/torch_bilstm.py beside the repository)
+#
+# What runs, one after the other:
+#   lstmner-train --epochs 1 --benchmark, with --threads 2 and with --threads 1: seconds of the
+#       training pass of one epoch, the test-set tagging rate it prints, and peak RSS (/usr/bin/time)
+#   lstmner-tag --input-format conll test.txt --benchmark (batched, 2 threads)
+#   lstmner-tag --chunk 1 on the test set as raw text, one sentence per line (the latency case)
+#   torch_bilstm.py train --threads 2 --epochs 1 (OpenBLAS-OpenMP; it prints the BLAS it mapped)
+# Rates are wall-clock: on a loaded machine every figure suffers, ours and the peer's alike, which
+# is why the header prints the load average before and after.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+build="$repo/build/release"
+data="${LSTMNER_DATA:-$repo/../shared/data/conll2003}"
+runs=3
+torch=1
+while (($#)); do
+  case "$1" in
+    --build) build="$2"; shift 2 ;;
+    --data) data="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --no-torch) torch=0; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    *) echo "tagger_speed.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+train="$build/examples/lstmner-train"
+tag="$build/examples/lstmner-tag"
+for f in "$train" "$tag"; do
+  [[ -x "$f" ]] || { echo "tagger_speed.sh: $f not found: build the tools first" >&2; exit 2; }
+done
+[[ -f "$data/train.txt" ]] || { echo "tagger_speed.sh: no CoNLL-2003 in $data" >&2; exit 2; }
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+all() { sort -g | paste -sd' ' -; }
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Ours: one training epoch (its seconds are the training pass alone, without the dev scoring).
+for threads in 2 1; do
+  for ((i = 0; i < runs; ++i)); do
+    /usr/bin/time -f "rss_kb %M" "$train" --data "$data" --epochs 1 --patience 0 \
+      --threads "$threads" --benchmark -q --model "$work/model" >"$work/out" 2>&1
+    awk '/benchmark: epoch/ {print $5}' "$work/out" >>"$work/epoch$threads"
+    awk '/benchmark: tagging/ {print $NF}' "$work/out" >>"$work/tag_in_train$threads"
+    awk '/^rss_kb/ {print $2}' "$work/out" >>"$work/rss$threads"
+  done
+done
+
+# Ours: lstmner-tag, batched CoNLL input and one raw-text sentence at a time.
+awk 'NF == 0 {if (line != "") print line; line = ""; next} $1 == "-DOCSTART-" {next}
+     {line = (line == "" ? $1 : line " " $1)} END {if (line != "") print line}' \
+  "$data/test.txt" >"$work/test_raw.txt"
+rate() { grep -oE '[0-9.]+ tokens/s|tokens_per_second [0-9.]+' | grep -oE '[0-9.]+' | tail -1; }
+for ((i = 0; i < runs; ++i)); do
+  "$tag" -m "$work/model" --input-format conll "$data/test.txt" --benchmark 2>&1 >/dev/null |
+    rate >>"$work/tag_conll"
+  "$tag" -m "$work/model" --chunk 1 "$work/test_raw.txt" --benchmark 2>&1 >/dev/null |
+    rate >>"$work/tag_one"
+done
+
+# The peer.
+peer_epoch="" peer_tag="" peer_rss="" blas="(not run)"
+if ((torch)); then
+  /usr/bin/time -f "rss_kb %M" /usr/bin/python3 "$repo/../shared/peers/torch_bilstm.py" train \
+    --threads 2 --epochs 1 --data "$data/iob2" >"$work/peer" 2>&1 || true
+  peer_epoch="$(grep -oE '"epoch_s": [0-9.]+' "$work/peer" | grep -oE '[0-9.]+$' | head -1)"
+  peer_tag="$(grep -oE '"tag_tokens_per_s": [0-9.]+' "$work/peer" | grep -oE '[0-9.]+$' | head -1)"
+  peer_rss="$(awk '/^rss_kb/ {print $2}' "$work/peer")"
+  blas="$(grep -oE '"blas": "[^"]*"' "$work/peer" | head -1 | cut -d'"' -f4)"
+fi
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+e2="$(median <"$work/epoch2")" e1="$(median <"$work/epoch1")"
+t2="$(median <"$work/tag_in_train2")" tc="$(median <"$work/tag_conll")" t1="$(median <"$work/tag_one")"
+rss="$(median <"$work/rss2")"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "—"}'; }
+kilo() { awk -v v="$1" 'BEGIN {if (v + 0 > 0) printf "%.1fk", v / 1000; else print "—"}'; }
+
+echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs; $(date -u +%Y-%m-%dT%H:%M:%SZ); lstmner $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "- load average (1, 5, 15 min) before $load_before, after $load_after; medians of $runs runs; peer BLAS: $blas"
+echo
+echo "| measure | lstmner | PyTorch peer | ratio |"
+echo "| --- | --- | --- | --- |"
+echo "| one training epoch, 2 threads (s) | $e2 (runs: $(all <"$work/epoch2")) | ${peer_epoch:-—} | $(ratio "${peer_epoch:-0}" "$e2") |"
+echo "| one training epoch, 1 thread (s) | $e1 (runs: $(all <"$work/epoch1")) | | 2 threads = $(ratio "$e1" "$e2") 1 thread |"
+echo "| tagging the test set, batched, in lstmner-train (tok/s) | $(kilo "$t2") | $(kilo "${peer_tag:-0}") | $(ratio "$t2" "${peer_tag:-0}") |"
+echo "| tagging with lstmner-tag, CoNLL input (tok/s) | $(kilo "$tc") | | $(ratio "$tc" "${peer_tag:-0}") |"
+echo "| tagging one sentence at a time, lstmner-tag --chunk 1 (tok/s) | $(kilo "$t1") | | |"
+mb() { awk -v v="$1" 'BEGIN {if (v + 0 > 0) printf "%d", v / 1024; else print "—"}'; }
+echo "| peak RSS while training (MB) | $(mb "$rss") | $(mb "${peer_rss:-0}") | |"
