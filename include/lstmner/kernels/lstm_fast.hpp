@@ -4,9 +4,11 @@
 /// results as lstm_reference.hpp (read the equations there); only the order of the work differs.
 ///
 /// Forward:
-///   1. the input projection of every step at once, one GEMM over x.matrix():
+///   1. the input projection of every step at once, one product over x (kernels/gemm.hpp, the
+///      bias added as each block of Z is stored):
 ///        Z = W · X + bias                 [4H x In]·[In x (B·T)], written into cache.gates
-///   2. per step, only the recurrent product, added in place (no temporary):
+///   2. per step, only the recurrent product, added in place (the packed micro-kernel of
+///      kernels/packed_gemm.hpp for B ≥ 2, Eigen's matrix-vector product for B = 1):
 ///        Z_t += U · h_{t-1}               [4H x H]·[H x B]
 ///   3. then one fused elementwise pass per sequence column: the column's 4H pre-activations are
 ///      turned into i, f, g, o in place and c_t, tanh(c_t), h_t are written — the column is a few
@@ -14,17 +16,19 @@
 /// Backward (t from T-1 down to 0):
 ///   1. one fused elementwise pass per column computes δz_t from the cache, dh_t + dh_next and
 ///      dc_next, and carries dc to step t-1;
-///   2. dh_next = Uᵀ · δZ_t                [H x 4H]·[4H x B]
-///   after the time loop, the big products over all steps at once:
-///      dW += δZ · Xᵀ     dU += δZ · H_prevᵀ (H_prev = cache.hidden's first T steps, h_{t-1}
-///      for every t)     dbias += row sums of δZ     dX = Wᵀ · δZ.
+///   2. dh_next = Uᵀ · δZ_t                [H x 4H]·[4H x B]   (as the forward's step 2)
+///   after the time loop, the big products over all steps at once (kernels/gemm.hpp):
+///      dW += δZ · Xᵀ and dbias += row sums of δZ (fused into the packing of δZ)
+///      dU += δZ · H_prevᵀ (H_prev = cache.hidden's first T steps, h_{t-1} for every t)
+///      dX = Wᵀ · δZ.
 /// Padded columns get δz = 0, which makes all four products ignore them; so padded inputs must be
 /// finite (layers produce 0 there by contract).
 ///
-/// Nothing here allocates once the cache, h and dx have been sized for the largest batch
-/// (Eigen's GEMM itself may take a heap block for its packing buffers on large products; that is
-/// Eigen's EIGEN_STACK_ALLOCATION_LIMIT at work, not ours).
+/// Nothing here allocates once the cache, h and dx have been sized for the largest batch: the
+/// packing buffers are the cache's (packed_u, packed_ut, gemm_workspace), and Eigen's
+/// matrix-vector product (B = 1) reads its contiguous operands in place.
 
+#include <lstmner/kernels/gemm.hpp>
 #include <lstmner/kernels/lstm_reference.hpp>
 #include <lstmner/kernels/packed_gemm.hpp>
 #include <lstmner/sequence_lengths.hpp>
@@ -228,7 +232,7 @@ void backward_block_n(Index nb, const Scalar* panel, Index H, const Scalar* dZ, 
   }
 }
 
-/// dh_next (H x B) = Uᵀ·δZ_t with `packed_ut` = pack_rows(Uᵀ).
+/// dh_next (H x B) = Uᵀ·δZ_t with `packed_ut` = pack_transposed_rows(U).
 template <class Scalar>
 void recurrent_gradient(const Scalar* packed_ut, Index H, Index B, const Scalar* dZ,
                         Scalar* dh_next) {
@@ -296,10 +300,11 @@ void lstm_forward_fast(const Matrix<Scalar>& W, const Matrix<Scalar>& U, const M
   cache.resize_forward(H, lengths);
   h.resize(H, B, T);
 
-  // The input projection of every step (padded ones too: cheaper than skipping them).
-  auto Z = cache.gates.matrix();
-  Z.noalias() = W * x.matrix();
-  Z.colwise() += bias.col(0);
+  // The input projection of every step (padded ones too: cheaper than skipping them), with
+  // the bias added as each block of Z is stored.
+  gemm::gemm(4 * H, B * T, W.cols(), W.data(), W.rows(), gemm::Op::none, x.data(), W.cols(),
+             gemm::Op::none, cache.gates.data(), 4 * H, gemm::Update::overwrite,
+             cache.gemm_workspace, {bias.data(), nullptr});
 
   cache.cell.step(0).setZero();
   cache.hidden.step(0).setZero();
@@ -348,7 +353,7 @@ void lstm_backward_fast(const Matrix<Scalar>& W, const Matrix<Scalar>& U, const 
   auto dh_next = cache.dh_next.matrix();
   auto dc_next = cache.dc_next.matrix();
   const bool use_packed = B >= 2;  // as in the forward pass
-  if (use_packed) packed::pack_rows<Scalar>(U.transpose(), cache.packed_ut);
+  if (use_packed) packed::pack_transposed_rows(U, cache.packed_ut);
 
   for (Index t = T - 1; t >= 0; --t) {
     auto dZ_t = cache.gate_grad.step(t);
@@ -373,13 +378,19 @@ void lstm_backward_fast(const Matrix<Scalar>& W, const Matrix<Scalar>& U, const 
     }
   }
 
-  const auto dZ = cache.gate_grad.matrix();
-  const ConstMatrixMap<Scalar> h_prev(cache.hidden.data(), H, B * T);  // h_{t-1} for every t
-  dW.noalias() += dZ * x.matrix().transpose();
-  dU.noalias() += dZ * h_prev.transpose();
-  dbias.col(0).noalias() += dZ.rowwise().sum();
+  // The products over all steps. cache.hidden's first T steps are h_{t-1} for every t; the
+  // bias gradient (δZ's row sums) is taken while dW's product packs δZ.
+  const Index N = B * T;
+  const Scalar* dZ = cache.gate_grad.data();
+  using gemm::Op;
+  using gemm::Update;
+  gemm::gemm(4 * H, In, N, dZ, 4 * H, Op::none, x.data(), In, Op::transpose, dW.data(), 4 * H,
+             Update::accumulate, cache.gemm_workspace, {nullptr, dbias.data()});
+  gemm::gemm(4 * H, H, N, dZ, 4 * H, Op::none, cache.hidden.data(), H, Op::transpose, dU.data(),
+             4 * H, Update::accumulate, cache.gemm_workspace);
   dx.resize(In, B, T);
-  dx.matrix().noalias() = W.transpose() * dZ;
+  gemm::gemm(In, N, 4 * H, W.data(), 4 * H, Op::transpose, dZ, 4 * H, Op::none, dx.data(), In,
+             Update::overwrite, cache.gemm_workspace);
 }
 
 }  // namespace kernels

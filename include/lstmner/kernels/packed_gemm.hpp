@@ -18,7 +18,8 @@
 ///     of P; panel j holds, for every k, the 4 packets U_i[j·P.., k], U_f[..], U_g[..], U_o[..]:
 ///     the 4 gates of the same P units sit together, so the forward epilogue has i, f, g, o of a
 ///     unit in the same register lane.
-///   - pack_rows(Uᵀ): for the backward product Uᵀ·δZ. Rows cut into panels of up to 4 packets.
+///   - pack_transposed_rows(U): Uᵀ for the backward product Uᵀ·δZ. Rows cut into panels of up
+///     to 4 packets.
 /// Rows past the matrix end are packed as zeros (the kernel computes them, callers drop them).
 /// The Eigen packet functions are chosen at compile time from the target (-march), with Eigen's
 /// scalar fallback, so plain -O2 builds are correct too.
@@ -69,20 +70,29 @@ void pack_gate_interleaved(const Matrix<Scalar>& U, Vector& out) {
   }
 }
 
-/// Packs the rows of A (R x K, any Eigen expression readable by A(r, k)) into panels of up to 4
-/// packets of rows (rows rounded up to packets; a last panel may hold fewer packets), each
-/// K-major. `out` is resized to Rp·K.
-template <class Scalar, class Expr, class Vector>
-void pack_rows(const Expr& A, Vector& out) {
+/// Packs the rows of Uᵀ (R x K for U K x R: row r of Uᵀ is column r of U) into panels of up to
+/// 4 packets of rows (rows rounded up to packets; a last panel may hold fewer packets), each
+/// K-major. `out` is resized to Rp·K. A transpose, done in chunks of 16 k so that the chunk's
+/// destination lines stay in L1 while every row writes into them.
+template <class Scalar, class Vector>
+void pack_transposed_rows(const Matrix<Scalar>& U, Vector& out) {
   constexpr Index P = packet_size<Scalar>();
-  const Index R = A.rows(), K = A.cols();
+  const Index R = U.cols(), K = U.rows();
   const Index Rp = round_up_to_packets<Scalar>(R);
   out.resize(Rp * K);
   Scalar* dst = out.data();
   for (Index r0 = 0; r0 < Rp; r0 += 4 * P) {
     const Index rows = std::min(4 * P, Rp - r0);
-    for (Index l = 0; l < rows; ++l)  // l outer: reads A's rows along k (Uᵀ: U's columns)
-      for (Index k = 0; k < K; ++k) dst[k * rows + l] = r0 + l < R ? A(r0 + l, k) : Scalar(0);
+    const Index valid = std::min(rows, R - r0);
+    for (Index kk = 0; kk < K; kk += 16) {
+      const Index ke = std::min(K, kk + 16);
+      for (Index l = 0; l < valid; ++l) {
+        const Scalar* src = U.data() + (r0 + l) * K;
+        for (Index k = kk; k < ke; ++k) dst[k * rows + l] = src[k];
+      }
+      for (Index l = valid; l < rows; ++l)
+        for (Index k = kk; k < ke; ++k) dst[k * rows + l] = Scalar(0);
+    }
     dst += rows * K;
   }
 }
