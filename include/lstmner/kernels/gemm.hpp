@@ -149,53 +149,119 @@ namespace detail {
 #define LSTMNER_UNROLL
 #endif
 
+/// One panel of NP packets of rows of an untransposed A: for every k, NP packet copies from
+/// column k (no library call per column: the count is fixed), and the row sums if asked.
+template <int NP, class Scalar>
+void pack_panel(const Scalar* __restrict src, Index lda, Index kb, Scalar* __restrict out,
+                Scalar* __restrict sum) {
+  using namespace Eigen::internal;
+  using P_t = packed::Packet<Scalar>;
+  constexpr Index P = Blocking<Scalar>::P;
+  for (Index k = 0; k < kb; ++k, src += lda, out += NP * P) {
+    LSTMNER_UNROLL
+    for (int m = 0; m < NP; ++m) pstore(out + m * P, ploadu<P_t>(src + m * P));
+  }
+  if (sum) {  // a second pass over the packed copy (in L1/L2), packet sums per row
+    P_t total[NP];
+    LSTMNER_UNROLL
+    for (int m = 0; m < NP; ++m) total[m] = ploadu<P_t>(sum + m * P);
+    out -= NP * P * kb;
+    for (Index k = 0; k < kb; ++k, out += NP * P) {
+      LSTMNER_UNROLL
+      for (int m = 0; m < NP; ++m) total[m] = padd(total[m], pload<P_t>(out + m * P));
+    }
+    LSTMNER_UNROLL
+    for (int m = 0; m < NP; ++m) pstoreu(sum + m * P, total[m]);
+  }
+}
+
+/// Rows [0, valid) x depth [0, kb) of op(A) = Aᵀ (row l at src + l·lda, k-contiguous) into a
+/// panel `width` rows wide (rows ≥ valid zero): a transpose. Whole P x P squares go through
+/// registers (Eigen's ptranspose), the edges one scalar at a time.
+template <class Scalar>
+void pack_panel_transposed(const Scalar* src, Index lda, Index valid, Index width, Index kb,
+                           Scalar* __restrict dst, Scalar* __restrict sum) {
+  using namespace Eigen::internal;
+  using P_t = packed::Packet<Scalar>;
+  constexpr Index P = Blocking<Scalar>::P;
+  Index l0 = 0;
+  if constexpr (P > 1) {
+    for (; l0 + P <= valid; l0 += P) {
+      P_t total = pset1<P_t>(Scalar(0));
+      Index k = 0;
+      for (; k + P <= kb; k += P) {
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wignored-attributes"  // P_t's vector attributes (harmless)
+#endif
+        PacketBlock<P_t, P> square;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+        for (Index r = 0; r < P; ++r) square.packet[r] = ploadu<P_t>(src + (l0 + r) * lda + k);
+        ptranspose(square);  // packet c: k + c for rows l0 .. l0 + P
+        for (Index c = 0; c < P; ++c) {
+          pstore(dst + (k + c) * width + l0, square.packet[c]);
+          total = padd(total, square.packet[c]);
+        }
+      }
+      if (sum) pstoreu(sum + l0, padd(ploadu<P_t>(sum + l0), total));
+      for (; k < kb; ++k)
+        for (Index r = 0; r < P; ++r) {
+          dst[k * width + l0 + r] = src[(l0 + r) * lda + k];
+          if (sum) sum[l0 + r] += src[(l0 + r) * lda + k];
+        }
+    }
+  }
+  for (Index l = l0; l < valid; ++l) {  // rows short of a square
+    Scalar row_sum(0);
+    for (Index k = 0; k < kb; ++k) {
+      dst[k * width + l] = src[l * lda + k];
+      row_sum += src[l * lda + k];
+    }
+    if (sum) sum[l] += row_sum;
+  }
+  for (Index k = 0; k < kb; ++k)
+    for (Index l = valid; l < width; ++l) dst[k * width + l] = Scalar(0);
+}
+
 /// Packs rows [r0, r0+rows) x depth [k0, k0+kb) of op(A) into panels of up to mr packets of
 /// rows, each k-major (as many consecutive scalars per k as the panel has rows). Rows ≥ M are
 /// packed as zeros. With `sums` (M scalars), each row's sum over the block is added into it.
 template <class Scalar>
 void pack_a(const Scalar* A, Index lda, Op op, Index M, Index r0, Index rows, Index k0, Index kb,
             Scalar* __restrict dst, Scalar* __restrict sums) {
-  using namespace Eigen::internal;
   using BL = Blocking<Scalar>;
-  using P_t = packed::Packet<Scalar>;
   constexpr Index P = BL::P;
   const Index packets = (rows + P - 1) / P;
   for (Index i = 0, p0 = 0; p0 < packets * P; ++i) {
     const Index width = BL::panel_packets(packets, i) * P;  // rows in this panel
     const Index valid = std::min(width, M - (r0 + p0));     // ≥ 1: p0 < rows
     Scalar* sum = sums ? sums + r0 + p0 : nullptr;
-    if (op == Op::none) {  // column k of A holds the panel's rows contiguously
-      for (Index k = 0; k < kb; ++k) {
-        const Scalar* __restrict src = A + (k0 + k) * lda + r0 + p0;
-        Scalar* out = dst + k * width;
-        if (valid == width) {  // packet copies: the common case, no call per column
-          for (Index l = 0; l < width; l += P) pstore(out + l, ploadu<P_t>(src + l));
-          if (sum)
-            for (Index l = 0; l < width; l += P)
-              pstoreu(sum + l, padd(ploadu<P_t>(sum + l), ploadu<P_t>(src + l)));
-        } else {
-          for (Index l = 0; l < valid; ++l) out[l] = src[l];
-          for (Index l = valid; l < width; ++l) out[l] = Scalar(0);
-          if (sum)
-            for (Index l = 0; l < valid; ++l) sum[l] += src[l];
-        }
+    if (op == Op::transpose) {  // row m of op(A) is column m of A
+      pack_panel_transposed(A + (r0 + p0) * lda + k0, lda, valid, width, kb, dst, sum);
+    } else if (valid == width) {  // column k of A holds the panel's rows contiguously
+      const Scalar* src = A + k0 * lda + r0 + p0;
+      switch (width / P) {
+        case 1:
+          pack_panel<1>(src, lda, kb, dst, sum);
+          break;
+        case 2:
+          pack_panel<2>(src, lda, kb, dst, sum);
+          break;
+        case 3:
+          pack_panel<3>(src, lda, kb, dst, sum);
+          break;
+        default:
+          pack_panel<BL::mr>(src, lda, kb, dst, sum);
+          break;
       }
-    } else {  // row m of op(A) is column m of A: a transpose, done in chunks of 16 k so the
-              // chunk's destination lines stay in L1 while every row writes into them
-      constexpr Index chunk = 16;
-      for (Index kk = 0; kk < kb; kk += chunk) {
-        const Index ke = std::min(kb, kk + chunk);
-        for (Index l = 0; l < valid; ++l) {
-          const Scalar* __restrict src = A + (r0 + p0 + l) * lda + k0;
-          Scalar row_sum(0);
-          for (Index k = kk; k < ke; ++k) {
-            dst[k * width + l] = src[k];
-            row_sum += src[k];
-          }
-          if (sum) sum[l] += row_sum;
-        }
-        for (Index l = valid; l < width; ++l)
-          for (Index k = kk; k < ke; ++k) dst[k * width + l] = Scalar(0);
+    } else {  // the last rows of A
+      for (Index k = 0; k < kb; ++k) {
+        const Scalar* src = A + (k0 + k) * lda + r0 + p0;
+        for (Index l = 0; l < width; ++l) dst[k * width + l] = l < valid ? src[l] : Scalar(0);
+        if (sum)
+          for (Index l = 0; l < valid; ++l) sum[l] += src[l];
       }
     }
     dst += width * kb;

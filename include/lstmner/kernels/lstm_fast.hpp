@@ -47,26 +47,72 @@ using ConstArrayMap = Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>>;
 /// i pre-activation of the slice's first unit; f, g, o follow at strides H, 2H, 3H (the cache's
 /// [i; f; g; o] column layout). On entry the slice holds the pre-activations z, on exit the
 /// activations i, f, g, o; the other pointers point at the slice's first unit too.
+///
+/// Where the target has packet sigmoid and tanh (float), one loop over packets of units does
+/// the whole cell update, each value loaded and stored once (Eigen's array statements would
+/// make eight passes over the slice, each with its own scalar tail); the last n mod P units go
+/// through the same functors one scalar at a time. Otherwise (double), Eigen's array statements.
 template <class Scalar>
 inline void lstm_cell_forward_slice(Index H, Index n, Scalar* gates, const Scalar* c_prev_data,
                                     Scalar* c_data, Scalar* tanh_c_data, Scalar* h_state_data,
                                     Scalar* h_out_data) {
-  ArrayMap<Scalar> i(gates, n);
-  ArrayMap<Scalar> f(gates + H, n);
-  ArrayMap<Scalar> g(gates + 2 * H, n);
-  ArrayMap<Scalar> o(gates + 3 * H, n);
-  i = i.logistic();
-  f = f.logistic();
-  g = g.tanh();
-  o = o.logistic();
-  const ConstArrayMap<Scalar> c_prev(c_prev_data, n);
-  ArrayMap<Scalar> c(c_data, n);
-  ArrayMap<Scalar> tanh_c(tanh_c_data, n);
-  ArrayMap<Scalar> h_state(h_state_data, n);
-  c = f * c_prev + i * g;
-  tanh_c = c.tanh();
-  h_state = o * tanh_c;
-  ArrayMap<Scalar>(h_out_data, n) = h_state;
+  using namespace Eigen::internal;
+  using Sigmoid = scalar_logistic_op<Scalar>;
+  using Tanh = scalar_tanh_op<Scalar>;
+  if constexpr (functor_traits<Sigmoid>::PacketAccess && functor_traits<Tanh>::PacketAccess) {
+    using P_t = packed::Packet<Scalar>;
+    constexpr Index P = packed::packet_size<Scalar>();
+    const Sigmoid sigmoid;
+    const Tanh tanh;
+    Index j = 0;
+    for (; j + P <= n; j += P) {
+      Scalar* z = gates + j;
+      const P_t i = sigmoid.packetOp(ploadu<P_t>(z));
+      const P_t f = sigmoid.packetOp(ploadu<P_t>(z + H));
+      const P_t g = tanh.packetOp(ploadu<P_t>(z + 2 * H));
+      const P_t o = sigmoid.packetOp(ploadu<P_t>(z + 3 * H));
+      pstoreu(z, i);
+      pstoreu(z + H, f);
+      pstoreu(z + 2 * H, g);
+      pstoreu(z + 3 * H, o);
+      const P_t c = padd(pmul(f, ploadu<P_t>(c_prev_data + j)), pmul(i, g));
+      const P_t tanh_c = tanh.packetOp(c);
+      const P_t h = pmul(o, tanh_c);
+      pstoreu(c_data + j, c);
+      pstoreu(tanh_c_data + j, tanh_c);
+      pstoreu(h_state_data + j, h);
+      pstoreu(h_out_data + j, h);
+    }
+    for (; j < n; ++j) {
+      Scalar* z = gates + j;
+      const Scalar i = sigmoid(z[0]), f = sigmoid(z[H]), g = tanh(z[2 * H]), o = sigmoid(z[3 * H]);
+      z[0] = i;
+      z[H] = f;
+      z[2 * H] = g;
+      z[3 * H] = o;
+      const Scalar c = f * c_prev_data[j] + i * g;
+      c_data[j] = c;
+      tanh_c_data[j] = tanh(c);
+      h_state_data[j] = h_out_data[j] = o * tanh_c_data[j];
+    }
+  } else {
+    ArrayMap<Scalar> i(gates, n);
+    ArrayMap<Scalar> f(gates + H, n);
+    ArrayMap<Scalar> g(gates + 2 * H, n);
+    ArrayMap<Scalar> o(gates + 3 * H, n);
+    i = i.logistic();
+    f = f.logistic();
+    g = g.tanh();
+    o = o.logistic();
+    const ConstArrayMap<Scalar> c_prev(c_prev_data, n);
+    ArrayMap<Scalar> c(c_data, n);
+    ArrayMap<Scalar> tanh_c(tanh_c_data, n);
+    ArrayMap<Scalar> h_state(h_state_data, n);
+    c = f * c_prev + i * g;
+    tanh_c = c.tanh();
+    h_state = o * tanh_c;
+    ArrayMap<Scalar>(h_out_data, n) = h_state;
+  }
 }
 
 /// The same slice at a padded step: the state is carried, outputs and the cache are zero.
@@ -263,27 +309,41 @@ void recurrent_gradient(const Scalar* packed_ut, Index H, Index B, const Scalar*
 
 /// One sequence column of one backward step. On entry `dh_next` and `dc_next` hold the gradient
 /// flowing back from step t+1; on exit `dz` holds δz_t and `dc_next` the cell gradient for step
-/// t-1 (`dh_next` is used as scratch for δh; the caller overwrites it with Uᵀ·δZ_t).
+/// t-1 (`dh_next` is only read; the caller then overwrites it with Uᵀ·δZ_t).
 template <class Scalar>
-inline void lstm_cell_backward_column(Index H, const Scalar* gates, const Scalar* c_prev_data,
-                                      const Scalar* tanh_c_data, const Scalar* dh_out_data,
-                                      Scalar* dh_next_data, Scalar* dc_next_data, Scalar* dz) {
-  const ConstArrayMap<Scalar> i(gates, H);
-  const ConstArrayMap<Scalar> f(gates + H, H);
-  const ConstArrayMap<Scalar> g(gates + 2 * H, H);
-  const ConstArrayMap<Scalar> o(gates + 3 * H, H);
-  const ConstArrayMap<Scalar> c_prev(c_prev_data, H);
-  const ConstArrayMap<Scalar> tanh_c(tanh_c_data, H);
-  ArrayMap<Scalar> dh(dh_next_data, H);
-  ArrayMap<Scalar> dc(dc_next_data, H);
-  const Scalar one(1);
-  dh += ConstArrayMap<Scalar>(dh_out_data, H);  // δh = external + recurrent
-  dc += dh * o * (one - tanh_c * tanh_c);
-  ArrayMap<Scalar>(dz, H) = dc * g * i * (one - i);
-  ArrayMap<Scalar>(dz + H, H) = dc * c_prev * f * (one - f);
-  ArrayMap<Scalar>(dz + 2 * H, H) = dc * i * (one - g * g);
-  ArrayMap<Scalar>(dz + 3 * H, H) = dh * tanh_c * o * (one - o);
-  dc *= f;
+inline void lstm_cell_backward_column(Index H, const Scalar* gates, const Scalar* c_prev,
+                                      const Scalar* tanh_c, const Scalar* dh_out, Scalar* dh_next,
+                                      Scalar* dc_next, Scalar* dz) {
+  // One loop over packets of units (each value loaded and stored once), then the last H mod P
+  // units one scalar at a time with the same formulas.
+  using namespace Eigen::internal;
+  using P_t = packed::Packet<Scalar>;
+  constexpr Index P = packed::packet_size<Scalar>();
+  const P_t one = pset1<P_t>(Scalar(1));
+  Index j = 0;
+  for (; j + P <= H; j += P) {
+    const P_t i = ploadu<P_t>(gates + j), f = ploadu<P_t>(gates + H + j);
+    const P_t g = ploadu<P_t>(gates + 2 * H + j), o = ploadu<P_t>(gates + 3 * H + j);
+    const P_t tc = ploadu<P_t>(tanh_c + j);
+    const P_t dh = padd(ploadu<P_t>(dh_next + j), ploadu<P_t>(dh_out + j));  // external + recurrent
+    const P_t dc = padd(ploadu<P_t>(dc_next + j), pmul(pmul(dh, o), psub(one, pmul(tc, tc))));
+    pstoreu(dz + j, pmul(pmul(pmul(dc, g), i), psub(one, i)));
+    pstoreu(dz + H + j, pmul(pmul(pmul(dc, ploadu<P_t>(c_prev + j)), f), psub(one, f)));
+    pstoreu(dz + 2 * H + j, pmul(pmul(dc, i), psub(one, pmul(g, g))));
+    pstoreu(dz + 3 * H + j, pmul(pmul(pmul(dh, tc), o), psub(one, o)));
+    pstoreu(dc_next + j, pmul(dc, f));
+  }
+  for (; j < H; ++j) {
+    const Scalar i = gates[j], f = gates[H + j], g = gates[2 * H + j], o = gates[3 * H + j];
+    const Scalar tc = tanh_c[j];
+    const Scalar dh = dh_next[j] + dh_out[j];
+    const Scalar dc = dc_next[j] + dh * o * (Scalar(1) - tc * tc);
+    dz[j] = dc * g * i * (Scalar(1) - i);
+    dz[H + j] = dc * c_prev[j] * f * (Scalar(1) - f);
+    dz[2 * H + j] = dc * i * (Scalar(1) - g * g);
+    dz[3 * H + j] = dh * tc * o * (Scalar(1) - o);
+    dc_next[j] = dc * f;
+  }
 }
 
 }  // namespace detail
