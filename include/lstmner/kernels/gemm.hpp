@@ -141,14 +141,6 @@ class GemmWorkspace {
 
 namespace detail {
 
-// Fully unrolls a fixed-size loop (the tile's rows and columns) even at -O2, so that its
-// accumulators live in registers and small copies are not turned into library calls.
-#if defined(__GNUC__)
-#define LSTMNER_UNROLL _Pragma("GCC unroll 8")
-#else
-#define LSTMNER_UNROLL
-#endif
-
 /// One panel of NP packets of rows of an untransposed A: for every k, NP packet copies from
 /// column k (no library call per column: the count is fixed), and the row sums if asked.
 template <int NP, class Scalar>

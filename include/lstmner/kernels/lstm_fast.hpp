@@ -188,6 +188,7 @@ void forward_block(const ForwardStep<Scalar>& s, Index j0, Index b0) {
 
 template <class Scalar>
 void forward_block_n(Index nb, const ForwardStep<Scalar>& s, Index j0, Index b0) {
+  constexpr int NB = packed::max_columns<Scalar>();
   switch (nb) {
     case 1:
       forward_block<1>(s, j0, b0);
@@ -198,9 +199,29 @@ void forward_block_n(Index nb, const ForwardStep<Scalar>& s, Index j0, Index b0)
     case 3:
       forward_block<3>(s, j0, b0);
       break;
-    default:
+    case 4:
       forward_block<4>(s, j0, b0);
       break;
+    case 5:
+      forward_block<std::min(5, NB)>(s, j0, b0);
+      break;
+    default:
+      forward_block<NB>(s, j0, b0);
+      break;
+  }
+}
+
+/// Splits B columns into the fewest blocks of ≤ max_columns, as even as possible (32 → 6, 6,
+/// 5, 5, 5, 5 rather than 5 x 6 + 2: a thin block reuses each panel load less), and calls
+/// f(b0, nb) for each.
+template <class Scalar, class F>
+void for_column_blocks(Index B, F&& f) {
+  constexpr Index NB = packed::max_columns<Scalar>();
+  const Index blocks = (B + NB - 1) / NB;
+  for (Index i = 0, b0 = 0; b0 < B; ++i) {
+    const Index nb = B / blocks + (i < B % blocks ? 1 : 0);
+    f(b0, nb);
+    b0 += nb;
   }
 }
 
@@ -221,10 +242,11 @@ void forward_columns(const ForwardStep<Scalar>& s, Index b0, Index b1) {
   }
 }
 
-/// One forward step. When packed U fits in L2 (H ≤ 256 in float), each block of 4 columns
-/// runs all unit panels and then its cell update at once, while its z is in L1; larger U is
-/// swept panel-outer instead (each panel stays in cache across the column blocks), then the
-/// cell update runs over the step's columns.
+/// One forward step. When packed U (16·H² bytes in float) fits in L2 (H = 100: 640 KB), each
+/// block of columns runs all unit panels and then its cell update at once, while its z is in
+/// L1; larger U is swept panel-outer instead (each panel stays in cache across the column
+/// blocks), then the cell update runs over the step's columns. (The threshold is
+/// 64·H²·sizeof(Scalar) ≤ 1 MiB, which sends H = 256 panel-outer: measured the faster there.)
 template <class Scalar>
 void forward_step(const ForwardStep<Scalar>& s, Index B) {
   constexpr Index P = packed::packet_size<Scalar>();
@@ -233,14 +255,13 @@ void forward_step(const ForwardStep<Scalar>& s, Index B) {
   if (s.t == 0) {  // h_{-1} = 0: nothing to add
     forward_columns(s, 0, B);
   } else if (u_fits_l2) {
-    for (Index b0 = 0; b0 < B; b0 += 4) {
-      const Index nb = std::min<Index>(4, B - b0);
+    for_column_blocks<Scalar>(B, [&](Index b0, Index nb) {
       for (Index j0 = 0; j0 < H; j0 += P) forward_block_n(nb, s, j0, b0);
       forward_columns(s, b0, b0 + nb);
-    }
+    });
   } else {
     for (Index j0 = 0; j0 < H; j0 += P)
-      for (Index b0 = 0; b0 < B; b0 += 4) forward_block_n(std::min<Index>(4, B - b0), s, j0, b0);
+      for_column_blocks<Scalar>(B, [&](Index b0, Index nb) { forward_block_n(nb, s, j0, b0); });
     forward_columns(s, 0, B);
   }
 }
@@ -262,6 +283,7 @@ void backward_block(const Scalar* panel, Index H, const Scalar* dZ, Scalar* dh_n
 template <int MR, class Scalar>
 void backward_block_n(Index nb, const Scalar* panel, Index H, const Scalar* dZ, Scalar* dh_next,
                       Index r0, Index b0) {
+  constexpr int NB = packed::max_columns<Scalar>();
   switch (nb) {
     case 1:
       backward_block<MR, 1>(panel, H, dZ, dh_next, r0, b0);
@@ -272,8 +294,14 @@ void backward_block_n(Index nb, const Scalar* panel, Index H, const Scalar* dZ, 
     case 3:
       backward_block<MR, 3>(panel, H, dZ, dh_next, r0, b0);
       break;
-    default:
+    case 4:
       backward_block<MR, 4>(panel, H, dZ, dh_next, r0, b0);
+      break;
+    case 5:
+      backward_block<MR, std::min(5, NB)>(panel, H, dZ, dh_next, r0, b0);
+      break;
+    default:
+      backward_block<MR, NB>(panel, H, dZ, dh_next, r0, b0);
       break;
   }
 }
@@ -287,8 +315,7 @@ void recurrent_gradient(const Scalar* packed_ut, Index H, Index B, const Scalar*
   for (Index r0 = 0; r0 < Hp; r0 += 4 * P) {
     const Index mr = std::min<Index>(4, (Hp - r0) / P);
     const Scalar* panel = packed_ut + r0 * 4 * H;
-    for (Index b0 = 0; b0 < B; b0 += 4) {
-      const Index nb = std::min<Index>(4, B - b0);
+    for_column_blocks<Scalar>(B, [&](Index b0, Index nb) {
       switch (mr) {
         case 1:
           backward_block_n<1>(nb, panel, H, dZ, dh_next, r0, b0);
@@ -303,7 +330,7 @@ void recurrent_gradient(const Scalar* packed_ut, Index H, Index B, const Scalar*
           backward_block_n<4>(nb, panel, H, dZ, dh_next, r0, b0);
           break;
       }
-    }
+    });
   }
 }
 

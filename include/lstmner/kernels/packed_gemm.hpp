@@ -29,6 +29,14 @@
 
 #include <lstmner/tensor.hpp>
 
+// Fully unrolls a fixed-size loop (a register tile's rows and columns) even at -O2, so that its
+// accumulators live in registers and small copies are not turned into library calls.
+#if defined(__GNUC__)
+#define LSTMNER_UNROLL _Pragma("GCC unroll 8")
+#else
+#define LSTMNER_UNROLL
+#endif
+
 namespace lstmner {
 namespace kernels {
 namespace packed {
@@ -97,7 +105,16 @@ void pack_transposed_rows(const Matrix<Scalar>& U, Vector& out) {
   }
 }
 
-/// acc[m][n] = Σ_k A_panel[k][m·P .. m·P+P) · Bm[k + n·ldb], for m < MR, n < NB.
+/// Columns per block of the per-step products: 6 with 32 vector registers (4 x 6 = 24
+/// accumulators + 4 panel packets + 1 broadcast), 4 otherwise.
+template <class Scalar>
+constexpr int max_columns() {
+  return EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 6 : 4;
+}
+
+/// acc[m][n] = Σ_k A_panel[k][m·P .. m·P+P) · Bm[k + n·ldb], for m < MR, n < NB. The sums run
+/// in a local array that never escapes (kept in registers; a Packet may alias a Scalar, so
+/// summing into `acc` directly could make the compiler store it after every load of Bm).
 template <int MR, int NB, class Scalar>
 EIGEN_ALWAYS_INLINE void micro_kernel(const Scalar* __restrict panel, Index K,
                                       const Scalar* __restrict Bm, Index ldb,
@@ -105,16 +122,28 @@ EIGEN_ALWAYS_INLINE void micro_kernel(const Scalar* __restrict panel, Index K,
   using namespace Eigen::internal;
   using P_t = Packet<Scalar>;
   constexpr Index P = packet_size<Scalar>();
-  for (int m = 0; m < MR; ++m)
-    for (int n = 0; n < NB; ++n) acc[m][n] = pset1<P_t>(Scalar(0));
+  P_t sum[MR][NB];
+  LSTMNER_UNROLL
+  for (int m = 0; m < MR; ++m) {
+    LSTMNER_UNROLL
+    for (int n = 0; n < NB; ++n) sum[m][n] = pset1<P_t>(Scalar(0));
+  }
   for (Index k = 0; k < K; ++k) {
     P_t a[MR];
+    LSTMNER_UNROLL
     for (int m = 0; m < MR; ++m) a[m] = ploadu<P_t>(panel + m * P);
+    LSTMNER_UNROLL
     for (int n = 0; n < NB; ++n) {
       const P_t b = pset1<P_t>(Bm[k + n * ldb]);
-      for (int m = 0; m < MR; ++m) acc[m][n] = pmadd(a[m], b, acc[m][n]);
+      LSTMNER_UNROLL
+      for (int m = 0; m < MR; ++m) sum[m][n] = pmadd(a[m], b, sum[m][n]);
     }
     panel += MR * P;
+  }
+  LSTMNER_UNROLL
+  for (int m = 0; m < MR; ++m) {
+    LSTMNER_UNROLL
+    for (int n = 0; n < NB; ++n) acc[m][n] = sum[m][n];
   }
 }
 
