@@ -70,8 +70,11 @@ void pack_gate_interleaved(const Matrix<Scalar>& U, Vector& out) {
     for (Index k = 0; k < H; ++k) {
       for (Index g = 0; g < 4; ++g) {
         const Scalar* src = U.data() + k * 4 * H + g * H + j0;  // column-major: U(g·H + j, k)
-        std::copy(src, src + valid, dst);
-        std::fill(dst + valid, dst + P, Scalar(0));
+        if (valid == P) {  // one packet copy (std::copy would call memmove per packet)
+          Eigen::internal::pstoreu(dst, Eigen::internal::ploadu<Packet<Scalar>>(src));
+        } else {
+          for (Index l = 0; l < P; ++l) dst[l] = l < valid ? src[l] : Scalar(0);
+        }
         dst += P;
       }
     }
