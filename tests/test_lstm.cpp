@@ -396,8 +396,8 @@ namespace {
 /// A forward and a backward pass over a batch smaller than the one the buffers were sized for,
 /// with the heap watched: Eigen may not allocate (it throws if it tries), and the operator new
 /// calls are returned. The fast kernels only: the reference kernels allocate small vectors per
-/// step by design. Sizes stay below the point where Eigen's GEMM takes its packing buffers from
-/// the heap (EIGEN_STACK_ALLOCATION_LIMIT, 128 KB by default), which no code of ours controls.
+/// step by design. Small sizes keep this fast under the sanitizers; test_allocation repeats the
+/// check at the tagger's sizes (batch 32, H = 100), where Eigen's GEMM would take heap blocks.
 long operator_new_calls_in_a_sized_pass(bool bidirectional) {
   Rng rng(12);
   const Index In = 16, H = 24;

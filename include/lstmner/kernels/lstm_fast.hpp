@@ -4,9 +4,11 @@
 /// results as lstm_reference.hpp (read the equations there); only the order of the work differs.
 ///
 /// Forward:
-///   1. the input projection of every step at once, one GEMM over x.matrix():
+///   1. the input projection of every step at once, one product over x (kernels/gemm.hpp, the
+///      bias added as each block of Z is stored):
 ///        Z = W · X + bias                 [4H x In]·[In x (B·T)], written into cache.gates
-///   2. per step, only the recurrent product, added in place (no temporary):
+///   2. per step, only the recurrent product, added in place (the packed micro-kernel of
+///      kernels/packed_gemm.hpp for B ≥ 2, Eigen's matrix-vector product for B = 1):
 ///        Z_t += U · h_{t-1}               [4H x H]·[H x B]
 ///   3. then one fused elementwise pass per sequence column: the column's 4H pre-activations are
 ///      turned into i, f, g, o in place and c_t, tanh(c_t), h_t are written — the column is a few
@@ -14,17 +16,19 @@
 /// Backward (t from T-1 down to 0):
 ///   1. one fused elementwise pass per column computes δz_t from the cache, dh_t + dh_next and
 ///      dc_next, and carries dc to step t-1;
-///   2. dh_next = Uᵀ · δZ_t                [H x 4H]·[4H x B]
-///   after the time loop, the big products over all steps at once:
-///      dW += δZ · Xᵀ     dU += δZ · H_prevᵀ (H_prev = cache.hidden's first T steps, h_{t-1}
-///      for every t)     dbias += row sums of δZ     dX = Wᵀ · δZ.
+///   2. dh_next = Uᵀ · δZ_t                [H x 4H]·[4H x B]   (as the forward's step 2)
+///   after the time loop, the big products over all steps at once (kernels/gemm.hpp):
+///      dW += δZ · Xᵀ and dbias += row sums of δZ (fused into the packing of δZ)
+///      dU += δZ · H_prevᵀ (H_prev = cache.hidden's first T steps, h_{t-1} for every t)
+///      dX = Wᵀ · δZ.
 /// Padded columns get δz = 0, which makes all four products ignore them; so padded inputs must be
 /// finite (layers produce 0 there by contract).
 ///
-/// Nothing here allocates once the cache, h and dx have been sized for the largest batch
-/// (Eigen's GEMM itself may take a heap block for its packing buffers on large products; that is
-/// Eigen's EIGEN_STACK_ALLOCATION_LIMIT at work, not ours).
+/// Nothing here allocates once the cache, h and dx have been sized for the largest batch: the
+/// packing buffers are the cache's (packed_u, packed_ut, gemm_workspace), and Eigen's
+/// matrix-vector product (B = 1) reads its contiguous operands in place.
 
+#include <lstmner/kernels/gemm.hpp>
 #include <lstmner/kernels/lstm_reference.hpp>
 #include <lstmner/kernels/packed_gemm.hpp>
 #include <lstmner/sequence_lengths.hpp>
@@ -43,26 +47,72 @@ using ConstArrayMap = Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>>;
 /// i pre-activation of the slice's first unit; f, g, o follow at strides H, 2H, 3H (the cache's
 /// [i; f; g; o] column layout). On entry the slice holds the pre-activations z, on exit the
 /// activations i, f, g, o; the other pointers point at the slice's first unit too.
+///
+/// Where the target has packet sigmoid and tanh (float), one loop over packets of units does
+/// the whole cell update, each value loaded and stored once (Eigen's array statements would
+/// make eight passes over the slice, each with its own scalar tail); the last n mod P units go
+/// through the same functors one scalar at a time. Otherwise (double), Eigen's array statements.
 template <class Scalar>
 inline void lstm_cell_forward_slice(Index H, Index n, Scalar* gates, const Scalar* c_prev_data,
                                     Scalar* c_data, Scalar* tanh_c_data, Scalar* h_state_data,
                                     Scalar* h_out_data) {
-  ArrayMap<Scalar> i(gates, n);
-  ArrayMap<Scalar> f(gates + H, n);
-  ArrayMap<Scalar> g(gates + 2 * H, n);
-  ArrayMap<Scalar> o(gates + 3 * H, n);
-  i = i.logistic();
-  f = f.logistic();
-  g = g.tanh();
-  o = o.logistic();
-  const ConstArrayMap<Scalar> c_prev(c_prev_data, n);
-  ArrayMap<Scalar> c(c_data, n);
-  ArrayMap<Scalar> tanh_c(tanh_c_data, n);
-  ArrayMap<Scalar> h_state(h_state_data, n);
-  c = f * c_prev + i * g;
-  tanh_c = c.tanh();
-  h_state = o * tanh_c;
-  ArrayMap<Scalar>(h_out_data, n) = h_state;
+  using namespace Eigen::internal;
+  using Sigmoid = scalar_logistic_op<Scalar>;
+  using Tanh = scalar_tanh_op<Scalar>;
+  if constexpr (functor_traits<Sigmoid>::PacketAccess && functor_traits<Tanh>::PacketAccess) {
+    using P_t = packed::Packet<Scalar>;
+    constexpr Index P = packed::packet_size<Scalar>();
+    const Sigmoid sigmoid;
+    const Tanh tanh;
+    Index j = 0;
+    for (; j + P <= n; j += P) {
+      Scalar* z = gates + j;
+      const P_t i = sigmoid.packetOp(ploadu<P_t>(z));
+      const P_t f = sigmoid.packetOp(ploadu<P_t>(z + H));
+      const P_t g = tanh.packetOp(ploadu<P_t>(z + 2 * H));
+      const P_t o = sigmoid.packetOp(ploadu<P_t>(z + 3 * H));
+      pstoreu(z, i);
+      pstoreu(z + H, f);
+      pstoreu(z + 2 * H, g);
+      pstoreu(z + 3 * H, o);
+      const P_t c = padd(pmul(f, ploadu<P_t>(c_prev_data + j)), pmul(i, g));
+      const P_t tanh_c = tanh.packetOp(c);
+      const P_t h = pmul(o, tanh_c);
+      pstoreu(c_data + j, c);
+      pstoreu(tanh_c_data + j, tanh_c);
+      pstoreu(h_state_data + j, h);
+      pstoreu(h_out_data + j, h);
+    }
+    for (; j < n; ++j) {
+      Scalar* z = gates + j;
+      const Scalar i = sigmoid(z[0]), f = sigmoid(z[H]), g = tanh(z[2 * H]), o = sigmoid(z[3 * H]);
+      z[0] = i;
+      z[H] = f;
+      z[2 * H] = g;
+      z[3 * H] = o;
+      const Scalar c = f * c_prev_data[j] + i * g;
+      c_data[j] = c;
+      tanh_c_data[j] = tanh(c);
+      h_state_data[j] = h_out_data[j] = o * tanh_c_data[j];
+    }
+  } else {
+    ArrayMap<Scalar> i(gates, n);
+    ArrayMap<Scalar> f(gates + H, n);
+    ArrayMap<Scalar> g(gates + 2 * H, n);
+    ArrayMap<Scalar> o(gates + 3 * H, n);
+    i = i.logistic();
+    f = f.logistic();
+    g = g.tanh();
+    o = o.logistic();
+    const ConstArrayMap<Scalar> c_prev(c_prev_data, n);
+    ArrayMap<Scalar> c(c_data, n);
+    ArrayMap<Scalar> tanh_c(tanh_c_data, n);
+    ArrayMap<Scalar> h_state(h_state_data, n);
+    c = f * c_prev + i * g;
+    tanh_c = c.tanh();
+    h_state = o * tanh_c;
+    ArrayMap<Scalar>(h_out_data, n) = h_state;
+  }
 }
 
 /// The same slice at a padded step: the state is carried, outputs and the cache are zero.
@@ -138,6 +188,7 @@ void forward_block(const ForwardStep<Scalar>& s, Index j0, Index b0) {
 
 template <class Scalar>
 void forward_block_n(Index nb, const ForwardStep<Scalar>& s, Index j0, Index b0) {
+  constexpr int NB = packed::max_columns<Scalar>();
   switch (nb) {
     case 1:
       forward_block<1>(s, j0, b0);
@@ -148,9 +199,29 @@ void forward_block_n(Index nb, const ForwardStep<Scalar>& s, Index j0, Index b0)
     case 3:
       forward_block<3>(s, j0, b0);
       break;
-    default:
+    case 4:
       forward_block<4>(s, j0, b0);
       break;
+    case 5:
+      forward_block<std::min(5, NB)>(s, j0, b0);
+      break;
+    default:
+      forward_block<NB>(s, j0, b0);
+      break;
+  }
+}
+
+/// Splits B columns into the fewest blocks of ≤ max_columns, as even as possible (32 → 6, 6,
+/// 5, 5, 5, 5 rather than 5 x 6 + 2: a thin block reuses each panel load less), and calls
+/// f(b0, nb) for each.
+template <class Scalar, class F>
+void for_column_blocks(Index B, F&& f) {
+  constexpr Index NB = packed::max_columns<Scalar>();
+  const Index blocks = (B + NB - 1) / NB;
+  for (Index i = 0, b0 = 0; b0 < B; ++i) {
+    const Index nb = B / blocks + (i < B % blocks ? 1 : 0);
+    f(b0, nb);
+    b0 += nb;
   }
 }
 
@@ -171,10 +242,11 @@ void forward_columns(const ForwardStep<Scalar>& s, Index b0, Index b1) {
   }
 }
 
-/// One forward step. When packed U fits in L2 (H ≤ 256 in float), each block of 4 columns
-/// runs all unit panels and then its cell update at once, while its z is in L1; larger U is
-/// swept panel-outer instead (each panel stays in cache across the column blocks), then the
-/// cell update runs over the step's columns.
+/// One forward step. When packed U (16·H² bytes in float) fits in L2 (H = 100: 640 KB), each
+/// block of columns runs all unit panels and then its cell update at once, while its z is in
+/// L1; larger U is swept panel-outer instead (each panel stays in cache across the column
+/// blocks), then the cell update runs over the step's columns. (The threshold is
+/// 64·H²·sizeof(Scalar) ≤ 1 MiB, which sends H = 256 panel-outer: measured the faster there.)
 template <class Scalar>
 void forward_step(const ForwardStep<Scalar>& s, Index B) {
   constexpr Index P = packed::packet_size<Scalar>();
@@ -183,14 +255,13 @@ void forward_step(const ForwardStep<Scalar>& s, Index B) {
   if (s.t == 0) {  // h_{-1} = 0: nothing to add
     forward_columns(s, 0, B);
   } else if (u_fits_l2) {
-    for (Index b0 = 0; b0 < B; b0 += 4) {
-      const Index nb = std::min<Index>(4, B - b0);
+    for_column_blocks<Scalar>(B, [&](Index b0, Index nb) {
       for (Index j0 = 0; j0 < H; j0 += P) forward_block_n(nb, s, j0, b0);
       forward_columns(s, b0, b0 + nb);
-    }
+    });
   } else {
     for (Index j0 = 0; j0 < H; j0 += P)
-      for (Index b0 = 0; b0 < B; b0 += 4) forward_block_n(std::min<Index>(4, B - b0), s, j0, b0);
+      for_column_blocks<Scalar>(B, [&](Index b0, Index nb) { forward_block_n(nb, s, j0, b0); });
     forward_columns(s, 0, B);
   }
 }
@@ -212,6 +283,7 @@ void backward_block(const Scalar* panel, Index H, const Scalar* dZ, Scalar* dh_n
 template <int MR, class Scalar>
 void backward_block_n(Index nb, const Scalar* panel, Index H, const Scalar* dZ, Scalar* dh_next,
                       Index r0, Index b0) {
+  constexpr int NB = packed::max_columns<Scalar>();
   switch (nb) {
     case 1:
       backward_block<MR, 1>(panel, H, dZ, dh_next, r0, b0);
@@ -222,13 +294,19 @@ void backward_block_n(Index nb, const Scalar* panel, Index H, const Scalar* dZ, 
     case 3:
       backward_block<MR, 3>(panel, H, dZ, dh_next, r0, b0);
       break;
-    default:
+    case 4:
       backward_block<MR, 4>(panel, H, dZ, dh_next, r0, b0);
+      break;
+    case 5:
+      backward_block<MR, std::min(5, NB)>(panel, H, dZ, dh_next, r0, b0);
+      break;
+    default:
+      backward_block<MR, NB>(panel, H, dZ, dh_next, r0, b0);
       break;
   }
 }
 
-/// dh_next (H x B) = Uᵀ·δZ_t with `packed_ut` = pack_rows(Uᵀ).
+/// dh_next (H x B) = Uᵀ·δZ_t with `packed_ut` = pack_transposed_rows(U).
 template <class Scalar>
 void recurrent_gradient(const Scalar* packed_ut, Index H, Index B, const Scalar* dZ,
                         Scalar* dh_next) {
@@ -237,8 +315,7 @@ void recurrent_gradient(const Scalar* packed_ut, Index H, Index B, const Scalar*
   for (Index r0 = 0; r0 < Hp; r0 += 4 * P) {
     const Index mr = std::min<Index>(4, (Hp - r0) / P);
     const Scalar* panel = packed_ut + r0 * 4 * H;
-    for (Index b0 = 0; b0 < B; b0 += 4) {
-      const Index nb = std::min<Index>(4, B - b0);
+    for_column_blocks<Scalar>(B, [&](Index b0, Index nb) {
       switch (mr) {
         case 1:
           backward_block_n<1>(nb, panel, H, dZ, dh_next, r0, b0);
@@ -253,33 +330,47 @@ void recurrent_gradient(const Scalar* packed_ut, Index H, Index B, const Scalar*
           backward_block_n<4>(nb, panel, H, dZ, dh_next, r0, b0);
           break;
       }
-    }
+    });
   }
 }
 
 /// One sequence column of one backward step. On entry `dh_next` and `dc_next` hold the gradient
 /// flowing back from step t+1; on exit `dz` holds δz_t and `dc_next` the cell gradient for step
-/// t-1 (`dh_next` is used as scratch for δh; the caller overwrites it with Uᵀ·δZ_t).
+/// t-1 (`dh_next` is only read; the caller then overwrites it with Uᵀ·δZ_t).
 template <class Scalar>
-inline void lstm_cell_backward_column(Index H, const Scalar* gates, const Scalar* c_prev_data,
-                                      const Scalar* tanh_c_data, const Scalar* dh_out_data,
-                                      Scalar* dh_next_data, Scalar* dc_next_data, Scalar* dz) {
-  const ConstArrayMap<Scalar> i(gates, H);
-  const ConstArrayMap<Scalar> f(gates + H, H);
-  const ConstArrayMap<Scalar> g(gates + 2 * H, H);
-  const ConstArrayMap<Scalar> o(gates + 3 * H, H);
-  const ConstArrayMap<Scalar> c_prev(c_prev_data, H);
-  const ConstArrayMap<Scalar> tanh_c(tanh_c_data, H);
-  ArrayMap<Scalar> dh(dh_next_data, H);
-  ArrayMap<Scalar> dc(dc_next_data, H);
-  const Scalar one(1);
-  dh += ConstArrayMap<Scalar>(dh_out_data, H);  // δh = external + recurrent
-  dc += dh * o * (one - tanh_c * tanh_c);
-  ArrayMap<Scalar>(dz, H) = dc * g * i * (one - i);
-  ArrayMap<Scalar>(dz + H, H) = dc * c_prev * f * (one - f);
-  ArrayMap<Scalar>(dz + 2 * H, H) = dc * i * (one - g * g);
-  ArrayMap<Scalar>(dz + 3 * H, H) = dh * tanh_c * o * (one - o);
-  dc *= f;
+inline void lstm_cell_backward_column(Index H, const Scalar* gates, const Scalar* c_prev,
+                                      const Scalar* tanh_c, const Scalar* dh_out, Scalar* dh_next,
+                                      Scalar* dc_next, Scalar* dz) {
+  // One loop over packets of units (each value loaded and stored once), then the last H mod P
+  // units one scalar at a time with the same formulas.
+  using namespace Eigen::internal;
+  using P_t = packed::Packet<Scalar>;
+  constexpr Index P = packed::packet_size<Scalar>();
+  const P_t one = pset1<P_t>(Scalar(1));
+  Index j = 0;
+  for (; j + P <= H; j += P) {
+    const P_t i = ploadu<P_t>(gates + j), f = ploadu<P_t>(gates + H + j);
+    const P_t g = ploadu<P_t>(gates + 2 * H + j), o = ploadu<P_t>(gates + 3 * H + j);
+    const P_t tc = ploadu<P_t>(tanh_c + j);
+    const P_t dh = padd(ploadu<P_t>(dh_next + j), ploadu<P_t>(dh_out + j));  // external + recurrent
+    const P_t dc = padd(ploadu<P_t>(dc_next + j), pmul(pmul(dh, o), psub(one, pmul(tc, tc))));
+    pstoreu(dz + j, pmul(pmul(pmul(dc, g), i), psub(one, i)));
+    pstoreu(dz + H + j, pmul(pmul(pmul(dc, ploadu<P_t>(c_prev + j)), f), psub(one, f)));
+    pstoreu(dz + 2 * H + j, pmul(pmul(dc, i), psub(one, pmul(g, g))));
+    pstoreu(dz + 3 * H + j, pmul(pmul(pmul(dh, tc), o), psub(one, o)));
+    pstoreu(dc_next + j, pmul(dc, f));
+  }
+  for (; j < H; ++j) {
+    const Scalar i = gates[j], f = gates[H + j], g = gates[2 * H + j], o = gates[3 * H + j];
+    const Scalar tc = tanh_c[j];
+    const Scalar dh = dh_next[j] + dh_out[j];
+    const Scalar dc = dc_next[j] + dh * o * (Scalar(1) - tc * tc);
+    dz[j] = dc * g * i * (Scalar(1) - i);
+    dz[H + j] = dc * c_prev[j] * f * (Scalar(1) - f);
+    dz[2 * H + j] = dc * i * (Scalar(1) - g * g);
+    dz[3 * H + j] = dh * tc * o * (Scalar(1) - o);
+    dc_next[j] = dc * f;
+  }
 }
 
 }  // namespace detail
@@ -296,10 +387,11 @@ void lstm_forward_fast(const Matrix<Scalar>& W, const Matrix<Scalar>& U, const M
   cache.resize_forward(H, lengths);
   h.resize(H, B, T);
 
-  // The input projection of every step (padded ones too: cheaper than skipping them).
-  auto Z = cache.gates.matrix();
-  Z.noalias() = W * x.matrix();
-  Z.colwise() += bias.col(0);
+  // The input projection of every step (padded ones too: cheaper than skipping them), with
+  // the bias added as each block of Z is stored.
+  gemm::gemm(4 * H, B * T, W.cols(), W.data(), W.rows(), gemm::Op::none, x.data(), W.cols(),
+             gemm::Op::none, cache.gates.data(), 4 * H, gemm::Update::overwrite,
+             cache.gemm_workspace, {bias.data(), nullptr});
 
   cache.cell.step(0).setZero();
   cache.hidden.step(0).setZero();
@@ -348,7 +440,7 @@ void lstm_backward_fast(const Matrix<Scalar>& W, const Matrix<Scalar>& U, const 
   auto dh_next = cache.dh_next.matrix();
   auto dc_next = cache.dc_next.matrix();
   const bool use_packed = B >= 2;  // as in the forward pass
-  if (use_packed) packed::pack_rows<Scalar>(U.transpose(), cache.packed_ut);
+  if (use_packed) packed::pack_transposed_rows(U, cache.packed_ut);
 
   for (Index t = T - 1; t >= 0; --t) {
     auto dZ_t = cache.gate_grad.step(t);
@@ -373,13 +465,19 @@ void lstm_backward_fast(const Matrix<Scalar>& W, const Matrix<Scalar>& U, const 
     }
   }
 
-  const auto dZ = cache.gate_grad.matrix();
-  const ConstMatrixMap<Scalar> h_prev(cache.hidden.data(), H, B * T);  // h_{t-1} for every t
-  dW.noalias() += dZ * x.matrix().transpose();
-  dU.noalias() += dZ * h_prev.transpose();
-  dbias.col(0).noalias() += dZ.rowwise().sum();
+  // The products over all steps. cache.hidden's first T steps are h_{t-1} for every t; the
+  // bias gradient (δZ's row sums) is taken while dW's product packs δZ.
+  const Index N = B * T;
+  const Scalar* dZ = cache.gate_grad.data();
+  using gemm::Op;
+  using gemm::Update;
+  gemm::gemm(4 * H, In, N, dZ, 4 * H, Op::none, x.data(), In, Op::transpose, dW.data(), 4 * H,
+             Update::accumulate, cache.gemm_workspace, {nullptr, dbias.data()});
+  gemm::gemm(4 * H, H, N, dZ, 4 * H, Op::none, cache.hidden.data(), H, Op::transpose, dU.data(),
+             4 * H, Update::accumulate, cache.gemm_workspace);
   dx.resize(In, B, T);
-  dx.matrix().noalias() = W.transpose() * dZ;
+  gemm::gemm(In, N, 4 * H, W.data(), 4 * H, Op::transpose, dZ, 4 * H, Op::none, dx.data(), In,
+             Update::overwrite, cache.gemm_workspace);
 }
 
 }  // namespace kernels

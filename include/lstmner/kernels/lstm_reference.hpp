@@ -40,6 +40,7 @@
 /// The backward scratch buffers (gate_grad, dh_next, dc_next) live in the cache too, so that a
 /// workspace sized once for the largest batch makes every later pass allocation-free.
 
+#include <lstmner/kernels/gemm.hpp>
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
 
@@ -64,6 +65,8 @@ struct LstmCache {
   // The fast kernel's packed recurrent weights (kernels/packed_gemm.hpp), repacked every call.
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> packed_u;   ///< U, gate-interleaved panels
   Eigen::Matrix<Scalar, Eigen::Dynamic, 1> packed_ut;  ///< Uᵀ, row panels
+  gemm::GemmWorkspace<Scalar>
+      gemm_workspace;  ///< packing buffers of the fast kernel's hoisted products
 
   /// Sizes the forward part of the cache; keeps the allocations when the batch fits.
   void resize_forward(Index hidden_size, const SequenceLengths& batch) {

@@ -18,7 +18,8 @@
 ///     of P; panel j holds, for every k, the 4 packets U_i[j·P.., k], U_f[..], U_g[..], U_o[..]:
 ///     the 4 gates of the same P units sit together, so the forward epilogue has i, f, g, o of a
 ///     unit in the same register lane.
-///   - pack_rows(Uᵀ): for the backward product Uᵀ·δZ. Rows cut into panels of up to 4 packets.
+///   - pack_transposed_rows(U): Uᵀ for the backward product Uᵀ·δZ. Rows cut into panels of up
+///     to 4 packets.
 /// Rows past the matrix end are packed as zeros (the kernel computes them, callers drop them).
 /// The Eigen packet functions are chosen at compile time from the target (-march), with Eigen's
 /// scalar fallback, so plain -O2 builds are correct too.
@@ -27,6 +28,14 @@
 #include <algorithm>
 
 #include <lstmner/tensor.hpp>
+
+// Fully unrolls a fixed-size loop (a register tile's rows and columns) even at -O2, so that its
+// accumulators live in registers and small copies are not turned into library calls.
+#if defined(__GNUC__)
+#define LSTMNER_UNROLL _Pragma("GCC unroll 8")
+#else
+#define LSTMNER_UNROLL
+#endif
 
 namespace lstmner {
 namespace kernels {
@@ -61,33 +70,54 @@ void pack_gate_interleaved(const Matrix<Scalar>& U, Vector& out) {
     for (Index k = 0; k < H; ++k) {
       for (Index g = 0; g < 4; ++g) {
         const Scalar* src = U.data() + k * 4 * H + g * H + j0;  // column-major: U(g·H + j, k)
-        std::copy(src, src + valid, dst);
-        std::fill(dst + valid, dst + P, Scalar(0));
+        if (valid == P) {  // one packet copy (std::copy would call memmove per packet)
+          Eigen::internal::pstoreu(dst, Eigen::internal::ploadu<Packet<Scalar>>(src));
+        } else {
+          for (Index l = 0; l < P; ++l) dst[l] = l < valid ? src[l] : Scalar(0);
+        }
         dst += P;
       }
     }
   }
 }
 
-/// Packs the rows of A (R x K, any Eigen expression readable by A(r, k)) into panels of up to 4
-/// packets of rows (rows rounded up to packets; a last panel may hold fewer packets), each
-/// K-major. `out` is resized to Rp·K.
-template <class Scalar, class Expr, class Vector>
-void pack_rows(const Expr& A, Vector& out) {
+/// Packs the rows of Uᵀ (R x K for U K x R: row r of Uᵀ is column r of U) into panels of up to
+/// 4 packets of rows (rows rounded up to packets; a last panel may hold fewer packets), each
+/// K-major. `out` is resized to Rp·K. A transpose, done in chunks of 16 k so that the chunk's
+/// destination lines stay in L1 while every row writes into them.
+template <class Scalar, class Vector>
+void pack_transposed_rows(const Matrix<Scalar>& U, Vector& out) {
   constexpr Index P = packet_size<Scalar>();
-  const Index R = A.rows(), K = A.cols();
+  const Index R = U.cols(), K = U.rows();
   const Index Rp = round_up_to_packets<Scalar>(R);
   out.resize(Rp * K);
   Scalar* dst = out.data();
   for (Index r0 = 0; r0 < Rp; r0 += 4 * P) {
     const Index rows = std::min(4 * P, Rp - r0);
-    for (Index l = 0; l < rows; ++l)  // l outer: reads A's rows along k (Uᵀ: U's columns)
-      for (Index k = 0; k < K; ++k) dst[k * rows + l] = r0 + l < R ? A(r0 + l, k) : Scalar(0);
+    const Index valid = std::min(rows, R - r0);
+    for (Index kk = 0; kk < K; kk += 16) {
+      const Index ke = std::min(K, kk + 16);
+      for (Index l = 0; l < valid; ++l) {
+        const Scalar* src = U.data() + (r0 + l) * K;
+        for (Index k = kk; k < ke; ++k) dst[k * rows + l] = src[k];
+      }
+      for (Index l = valid; l < rows; ++l)
+        for (Index k = kk; k < ke; ++k) dst[k * rows + l] = Scalar(0);
+    }
     dst += rows * K;
   }
 }
 
-/// acc[m][n] = Σ_k A_panel[k][m·P .. m·P+P) · Bm[k + n·ldb], for m < MR, n < NB.
+/// Columns per block of the per-step products: 6 with 32 vector registers (4 x 6 = 24
+/// accumulators + 4 panel packets + 1 broadcast), 4 otherwise.
+template <class Scalar>
+constexpr int max_columns() {
+  return EIGEN_ARCH_DEFAULT_NUMBER_OF_REGISTERS >= 32 ? 6 : 4;
+}
+
+/// acc[m][n] = Σ_k A_panel[k][m·P .. m·P+P) · Bm[k + n·ldb], for m < MR, n < NB. The sums run
+/// in a local array that never escapes (kept in registers; a Packet may alias a Scalar, so
+/// summing into `acc` directly could make the compiler store it after every load of Bm).
 template <int MR, int NB, class Scalar>
 EIGEN_ALWAYS_INLINE void micro_kernel(const Scalar* __restrict panel, Index K,
                                       const Scalar* __restrict Bm, Index ldb,
@@ -95,16 +125,28 @@ EIGEN_ALWAYS_INLINE void micro_kernel(const Scalar* __restrict panel, Index K,
   using namespace Eigen::internal;
   using P_t = Packet<Scalar>;
   constexpr Index P = packet_size<Scalar>();
-  for (int m = 0; m < MR; ++m)
-    for (int n = 0; n < NB; ++n) acc[m][n] = pset1<P_t>(Scalar(0));
+  P_t sum[MR][NB];
+  LSTMNER_UNROLL
+  for (int m = 0; m < MR; ++m) {
+    LSTMNER_UNROLL
+    for (int n = 0; n < NB; ++n) sum[m][n] = pset1<P_t>(Scalar(0));
+  }
   for (Index k = 0; k < K; ++k) {
     P_t a[MR];
+    LSTMNER_UNROLL
     for (int m = 0; m < MR; ++m) a[m] = ploadu<P_t>(panel + m * P);
+    LSTMNER_UNROLL
     for (int n = 0; n < NB; ++n) {
       const P_t b = pset1<P_t>(Bm[k + n * ldb]);
-      for (int m = 0; m < MR; ++m) acc[m][n] = pmadd(a[m], b, acc[m][n]);
+      LSTMNER_UNROLL
+      for (int m = 0; m < MR; ++m) sum[m][n] = pmadd(a[m], b, sum[m][n]);
     }
     panel += MR * P;
+  }
+  LSTMNER_UNROLL
+  for (int m = 0; m < MR; ++m) {
+    LSTMNER_UNROLL
+    for (int n = 0; n < NB; ++n) acc[m][n] = sum[m][n];
   }
 }
 
