@@ -152,7 +152,8 @@ class TaggerNetwork {
         dropout.forward_part(ws.lstm_out, lengths, ws.dropped_lstm_out, ws.part_rngs[part.index],
                              ws.output_dropout, part);
       }
-      output.forward_part(drop ? ws.dropped_lstm_out : ws.lstm_out, lengths, ws.scores, part);
+      output.forward_part(drop ? ws.dropped_lstm_out : ws.lstm_out, lengths, ws.scores, ws.output,
+                          part);
     });
   }
 

@@ -28,6 +28,7 @@
 /// dW, db in the Workspace, so it is const), then add_part_gradients adds the partial gradients
 /// into W.grad and b.grad in part order — the same sums whatever the thread count.
 
+#include <lstmner/kernels/gemm.hpp>
 #include <lstmner/parallel.hpp>
 #include <lstmner/param.hpp>
 #include <lstmner/random.hpp>
@@ -53,6 +54,8 @@ class SoftmaxDense {
     /// The weight and bias gradients of each part of loss_backward_part.
     std::array<Matrix<Scalar>, 2> dW_parts;
     std::array<Vector<Scalar>, 2> db_parts;
+    /// Each part's GEMM packing buffers (kernels/gemm.hpp): kept, so a pass allocates nothing.
+    std::array<kernels::gemm::GemmWorkspace<Scalar>, 2> gemm;
   };
 
   SoftmaxDense() = default;
@@ -69,21 +72,29 @@ class SoftmaxDense {
   /// Slot order: W, b.
   ParamList<Scalar> params() { return {&W, &b}; }
 
-  void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
-               Tensor3<Scalar>& scores) const {
+  void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& scores,
+               Workspace& ws) const {
     check_input(x, lengths, "forward");
     scores.resize(num_classes(), x.dim(1), x.dim(2));
-    forward_part(x, lengths, scores, Part{});
+    forward_part(x, lengths, scores, ws, Part{});
+  }
+
+  /// The same with a workspace of its own (which allocates its packing buffers on every call).
+  void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
+               Tensor3<Scalar>& scores) const {
+    Workspace ws;
+    forward(x, lengths, scores, ws);
   }
 
   /// `part` of the token columns of forward (x checked and scores sized by the caller).
   void forward_part(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
-                    Tensor3<Scalar>& scores, Part part) const {
+                    Tensor3<Scalar>& scores, Workspace& ws, Part part) const {
+    using namespace kernels::gemm;
     const Index columns = x.dim(1) * x.dim(2);
     const Index first = part.first(columns), count = part.last(columns) - first;
-    auto s = scores.matrix().middleCols(first, count);
-    s.noalias() = W.value * x.matrix().middleCols(first, count);
-    s.colwise() += b.value.col(0);
+    gemm(W.value, Op::none, x.matrix().middleCols(first, count), Op::none,
+         scores.matrix().middleCols(first, count), Update::overwrite, gemm_workspace(ws, part),
+         {b.value.data(), nullptr});
     for_each_padded_step(lengths, part,
                          [&](Index column) { scores.matrix().col(column).setZero(); });
   }
@@ -148,12 +159,25 @@ class SoftmaxDense {
       d *= scale_s / sum;    // scale · p
       d(target) -= scale_s;  // scale · (p − y)
     });
+    using namespace kernels::gemm;
     const auto ds = d_scores.middleCols(first, count);
     const auto x_part = x.matrix().middleCols(first, count);
-    if (!W.frozen) ws.dW_parts[part.index].noalias() = ds * x_part.transpose();
-    if (!b.frozen) ws.db_parts[part.index] = ds.rowwise().sum();
-    dx.matrix().middleCols(first, count).noalias() = W.value.transpose() * ds;
+    auto& gemm_ws = gemm_workspace(ws, part);
+    Vector<Scalar>& db = ws.db_parts[static_cast<std::size_t>(part.index)];
+    db.setZero();
+    if (!W.frozen) {  // dW = δ·xᵀ, with db = δ·1 summed while δ is packed
+      gemm(ds, Op::none, x_part, Op::transpose, ws.dW_parts[static_cast<std::size_t>(part.index)],
+           Update::overwrite, gemm_ws, {nullptr, db.data()});
+    } else {
+      db = ds.rowwise().sum();
+    }
+    gemm(W.value, Op::transpose, ds, Op::none, dx.matrix().middleCols(first, count),
+         Update::overwrite, gemm_ws);
     return scale * total;
+  }
+
+  static kernels::gemm::GemmWorkspace<Scalar>& gemm_workspace(Workspace& ws, Part part) {
+    return ws.gemm[static_cast<std::size_t>(part.index)];
   }
 
   /// Adds the partial gradients of the first `parts` parts into W.grad and b.grad, in part order.
