@@ -81,17 +81,17 @@ inline void fill_batch(const std::vector<EncodedSentence>& data,
   }
 }
 
-/// Groups sentence indices into batches of at most `batch_size` sentences of similar length.
-/// With `rng`, ties are broken and batches ordered at random (training); without, the order is
-/// by length, which is what prediction wants.
+/// Groups sentence indices into batches of at most `batch_size` sentences of similar length,
+/// given the length of every sentence. With `rng`, ties are broken and batches ordered at random
+/// (training); without, the batches come in ascending length, ties in index order.
 inline std::vector<std::vector<std::size_t>> bucket_by_length(
-    const std::vector<EncodedSentence>& data, std::size_t batch_size, Rng* rng = nullptr) {
+    const std::vector<std::size_t>& lengths, std::size_t batch_size, Rng* rng = nullptr) {
   require(batch_size >= 1, "bucket_by_length: batch_size must be at least 1");
-  std::vector<std::size_t> order(data.size());
+  std::vector<std::size_t> order(lengths.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   if (rng != nullptr) rng->shuffle(order);
   std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return data[a].size() < data[b].size(); });
+                   [&](std::size_t a, std::size_t b) { return lengths[a] < lengths[b]; });
   std::vector<std::vector<std::size_t>> batches;
   for (std::size_t start = 0; start < order.size(); start += batch_size) {
     const std::size_t end = std::min(order.size(), start + batch_size);
@@ -100,6 +100,14 @@ inline std::vector<std::vector<std::size_t>> bucket_by_length(
   }
   if (rng != nullptr) rng->shuffle(batches);
   return batches;
+}
+
+/// The same for encoded sentences.
+inline std::vector<std::vector<std::size_t>> bucket_by_length(
+    const std::vector<EncodedSentence>& data, std::size_t batch_size, Rng* rng = nullptr) {
+  std::vector<std::size_t> lengths(data.size());
+  for (std::size_t i = 0; i < data.size(); ++i) lengths[i] = data[i].size();
+  return bucket_by_length(lengths, batch_size, rng);
 }
 
 }  // namespace lstmner
