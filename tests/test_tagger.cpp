@@ -378,6 +378,10 @@ TEST_CASE("prediction handles empty sentences, unknown words and odd bytes") {
   Tagger<float> untrained;
   CHECK_THROWS_WITH(untrained.predict(std::vector<std::string>{"a"}),
                     Catch::Contains("not trained"));
+  Tagger<float> zero_batches = t.tagger;
+  zero_batches.prediction_batch_size = 0;
+  CHECK_THROWS_WITH(zero_batches.predict(std::vector<std::string>{"a"}),
+                    Catch::Contains("prediction_batch_size must be at least 1"));
 }
 
 TEST_CASE("bad configurations are rejected naming the field") {

@@ -168,6 +168,8 @@ class Tagger {
   std::vector<std::vector<std::string>> predict(
       const std::vector<std::vector<std::string>>& sentences) const {
     require_trained("predict");
+    require(prediction_batch_size >= 1,
+            "Tagger::predict: prediction_batch_size must be at least 1");
     std::vector<std::vector<std::string>> result(sentences.size());
     std::vector<std::size_t> source, lengths;  // sentence i of the batches is sentences[source[i]]
     for (std::size_t i = 0; i < sentences.size(); ++i) {
