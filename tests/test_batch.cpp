@@ -32,3 +32,21 @@ TEST_CASE("bucketing encoded sentences equals bucketing their lengths, with and 
   Rng a(11), b(11);
   CHECK(bucket_by_length(data, 8, &a) == bucket_by_length(lengths, 8, &b));
 }
+
+TEST_CASE("split_padded_batches cuts where padding would waste work, 4 sentences at a time") {
+  // One batch in ascending length: four 1s, four 2s, four 10s and an 11.
+  const std::vector<std::size_t> lengths{1, 1, 1, 1, 2, 2, 2, 2, 10, 10, 10, 10, 11};
+  std::vector<std::size_t> all(lengths.size());
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+  // Adding the 2s to the 1s pads 12 tokens to 16 (> 1.25x); the 11 joins the 10s (51 -> 55).
+  CHECK(split_padded_batches(lengths, {all}, 0.25) ==
+        std::vector<std::vector<std::size_t>>{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 10, 11, 12}});
+  // Any padding allowed: nothing is split. No padding allowed: equal lengths stay together.
+  CHECK(split_padded_batches(lengths, {all}, 1e9) == std::vector<std::vector<std::size_t>>{all});
+  CHECK(split_padded_batches(lengths, {all}, 0.0) ==
+        std::vector<std::vector<std::size_t>>{{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 10, 11}, {12}});
+  // Every batch is split on its own, and the pieces keep the order of the sentences.
+  const std::vector<std::size_t> equal(10, 7);
+  const std::vector<std::vector<std::size_t>> two{{0, 1, 2}, {3, 4, 5, 6, 7, 8, 9}};
+  CHECK(split_padded_batches(equal, two, 0.0) == two);
+}

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -314,7 +315,7 @@ std::vector<std::vector<std::string>> plain_predict(
 
 }  // namespace
 
-TEST_CASE("predict gives the tags of the plain path on 1 and 2 threads, at any batch size") {
+TEST_CASE("predict gives the tags of the plain path on 1 and 2 threads, any batch splitting") {
   const Trained& t = trained();
   std::vector<std::vector<std::string>> words = words_of(t.test);
   for (const auto& w : words_of(t.dev)) words.push_back(w);
@@ -322,11 +323,14 @@ TEST_CASE("predict gives the tags of the plain path on 1 and 2 threads, at any b
   Tagger<float> tagger = t.tagger;
   for (int threads : {1, 2}) {
     for (std::size_t batch_size : {1, 5, 32, 128, 100000}) {
-      tagger.prediction_threads = threads;
-      tagger.prediction_batch_size = batch_size;
-      INFO(threads << " threads, batches of " << batch_size);
-      CHECK(tagger.predict(words) == expected);
-      CHECK(tagger.predict(words) == expected);  // again, with the buffers of the first call
+      for (double max_padding : {0.0, 0.25, 1e9}) {
+        tagger.prediction_threads = threads;
+        tagger.prediction_batch_size = batch_size;
+        tagger.prediction_max_padding = max_padding;
+        INFO(threads << " threads, batches of " << batch_size << ", padding " << max_padding);
+        CHECK(tagger.predict(words) == expected);
+        CHECK(tagger.predict(words) == expected);  // again, with the buffers of the first call
+      }
     }
   }
   // Unconstrained (argmax) decoding too.
@@ -382,6 +386,10 @@ TEST_CASE("prediction handles empty sentences, unknown words and odd bytes") {
   zero_batches.prediction_batch_size = 0;
   CHECK_THROWS_WITH(zero_batches.predict(std::vector<std::string>{"a"}),
                     Catch::Contains("prediction_batch_size must be at least 1"));
+  Tagger<float> bad_padding = t.tagger;
+  bad_padding.prediction_max_padding = std::nan("");
+  CHECK_THROWS_WITH(bad_padding.predict(std::vector<std::string>{"a"}),
+                    Catch::Contains("prediction_max_padding must be at least 0"));
 }
 
 TEST_CASE("bad configurations are rejected naming the field") {

@@ -102,6 +102,39 @@ inline std::vector<std::vector<std::size_t>> bucket_by_length(
   return batches;
 }
 
+/// Splits batches whose sentences differ so much in length that padding them to the longest
+/// would waste work: each batch (its sentences in ascending length, as bucket_by_length without
+/// rng makes them) is cut into pieces that take 4 sentences at a time for as long as the piece's
+/// padded steps stay within (1 + max_padding) times its real tokens. Pieces are multiples of 4
+/// sentences (apart from a batch's last), the column blocks of the LSTM kernels.
+inline std::vector<std::vector<std::size_t>> split_padded_batches(
+    const std::vector<std::size_t>& lengths, const std::vector<std::vector<std::size_t>>& batches,
+    double max_padding) {
+  std::vector<std::vector<std::size_t>> pieces;
+  for (const auto& batch : batches) {
+    std::size_t start = 0;
+    while (start < batch.size()) {
+      std::size_t end = std::min(batch.size(), start + 4);
+      std::size_t real = 0;
+      for (std::size_t i = start; i < end; ++i) real += lengths[batch[i]];
+      while (end < batch.size()) {
+        const std::size_t next_end = std::min(batch.size(), end + 4);
+        std::size_t next_real = real;
+        for (std::size_t i = end; i < next_end; ++i) next_real += lengths[batch[i]];
+        const double padded =
+            static_cast<double>((next_end - start) * lengths[batch[next_end - 1]]);
+        if (padded > (1.0 + max_padding) * static_cast<double>(next_real)) break;
+        end = next_end;
+        real = next_real;
+      }
+      pieces.emplace_back(batch.begin() + static_cast<std::ptrdiff_t>(start),
+                          batch.begin() + static_cast<std::ptrdiff_t>(end));
+      start = end;
+    }
+  }
+  return pieces;
+}
+
 /// The same for encoded sentences.
 inline std::vector<std::vector<std::size_t>> bucket_by_length(
     const std::vector<EncodedSentence>& data, std::size_t batch_size, Rng* rng = nullptr) {

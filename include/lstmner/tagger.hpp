@@ -170,6 +170,8 @@ class Tagger {
     require_trained("predict");
     require(prediction_batch_size >= 1,
             "Tagger::predict: prediction_batch_size must be at least 1");
+    require(prediction_max_padding >= 0.0,  // false for NaN too
+            "Tagger::predict: prediction_max_padding must be at least 0");
     std::vector<std::vector<std::string>> result(sentences.size());
     std::vector<std::size_t> source, lengths;  // sentence i of the batches is sentences[source[i]]
     for (std::size_t i = 0; i < sentences.size(); ++i) {
@@ -178,7 +180,8 @@ class Tagger {
       lengths.push_back(sentences[i].size());
     }
     if (source.empty()) return result;
-    const auto batches = bucket_by_length(lengths, prediction_batch_size);
+    const auto batches = split_padded_batches(
+        lengths, bucket_by_length(lengths, prediction_batch_size), prediction_max_padding);
     std::vector<EncodedSentence> encoded(source.size());  // filled batch by batch, in the jobs
 
     auto lease = contexts_.acquire();
@@ -262,6 +265,10 @@ class Tagger {
   /// Sentences per forward pass in predict(). 32 measured fastest on CoNLL-2003 (batches of 128
   /// were 1.6x slower: their per-step buffers outgrow L2) and keeps the scratch memory small.
   std::size_t prediction_batch_size = 32;
+  /// A batch is split where padding its sentences to the longest would add more than this
+  /// fraction of steps (split_padded_batches): a few sentences of mixed length are then tagged
+  /// in groups of similar length.
+  double prediction_max_padding = 0.25;
   /// Threads predict() runs on: 1, or 2 (the calling thread and one persistent worker; more acts
   /// as 2). train() and load() set it from config().threads.
   int prediction_threads = 1;
