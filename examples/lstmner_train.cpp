@@ -220,8 +220,9 @@ int run(int argc, char** argv) {
     metrics["test"] = report_json(report);
     metrics["test_tagging_tokens_per_second"] = static_cast<double>(report.tokens) / seconds;
     if (opt.benchmark) {
-      std::printf("benchmark: tagging tokens %zu seconds %.4f tokens_per_second %.0f\n",
-                  report.tokens, seconds, static_cast<double>(report.tokens) / seconds);
+      std::printf("benchmark: tagging tokens %zu seconds %.4f tokens_per_second %.0f threads %d\n",
+                  report.tokens, seconds, static_cast<double>(report.tokens) / seconds,
+                  tagger.prediction_threads);
     }
   }
   if (!opt.metrics_json.empty()) {

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -151,4 +152,98 @@ TEST_CASE("constrained decoding rejects a score matrix that does not match the t
   CHECK_THROWS_WITH(constrained_decode(s, 2, rules), Catch::Contains("3 rows for 2 tags"));
   Matrix<double> ok = Matrix<double>::Zero(2, 2);
   CHECK_THROWS_WITH(constrained_decode(ok, 3, rules), Catch::Contains("bad length"));
+}
+
+namespace {
+
+/// The textbook Viterbi: every (from, to) pair checked against the rules at every step, ties to
+/// the lowest id. What ConstrainedDecoder must reproduce exactly.
+std::vector<std::int32_t> plain_viterbi(const Matrix<double>& s, Index length,
+                                        const TransitionRules& rules) {
+  const Index k = rules.num_tags;
+  const double none = -std::numeric_limits<double>::infinity();
+  std::vector<double> score(static_cast<std::size_t>(k));
+  std::vector<std::vector<std::int32_t>> back(static_cast<std::size_t>(length),
+                                              std::vector<std::int32_t>(k, -1));
+  for (Index j = 0; j < k; ++j)
+    score[static_cast<std::size_t>(j)] =
+        rules.can_start[static_cast<std::size_t>(j)] ? s(j, 0) : none;
+  for (Index t = 1; t < length; ++t) {
+    std::vector<double> next(static_cast<std::size_t>(k), none);
+    for (Index j = 0; j < k; ++j) {
+      double best = none;
+      for (Index i = 0; i < k; ++i) {
+        if (rules.allows(i, j) && score[static_cast<std::size_t>(i)] > best) {
+          best = score[static_cast<std::size_t>(i)];
+          back[static_cast<std::size_t>(t)][static_cast<std::size_t>(j)] =
+              static_cast<std::int32_t>(i);
+        }
+      }
+      next[static_cast<std::size_t>(j)] = best + s(j, t);
+    }
+    score = next;
+  }
+  std::int32_t last = -1;
+  double best = none;
+  for (Index j = 0; j < k; ++j) {
+    if (rules.can_end[static_cast<std::size_t>(j)] && score[static_cast<std::size_t>(j)] > best) {
+      best = score[static_cast<std::size_t>(j)];
+      last = static_cast<std::int32_t>(j);
+    }
+  }
+  std::vector<std::int32_t> path(static_cast<std::size_t>(length));
+  for (Index t = length - 1; t >= 0; --t) {
+    path[static_cast<std::size_t>(t)] = last;
+    if (t > 0) last = back[static_cast<std::size_t>(t)][static_cast<std::size_t>(last)];
+  }
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("a reused ConstrainedDecoder gives the textbook Viterbi path, ties included") {
+  const std::vector<std::string> tags{"O",     "B-PER",  "I-PER",  "E-PER",  "S-PER", "B-LOC",
+                                      "I-LOC", "E-LOC",  "S-LOC",  "B-ORG",  "I-ORG", "E-ORG",
+                                      "S-ORG", "I-MISC", "B-MISC", "E-MISC", "S-MISC"};
+  unsigned state = 2024;
+  auto draw = [&state] {
+    state = state * 1103515245u + 12345u;
+    return (state >> 8) % 1000;
+  };
+  for (TagScheme scheme : {TagScheme::IOBES, TagScheme::IOB2, TagScheme::IOB1}) {
+    const auto rules = make_transition_rules(tags, scheme);
+    ConstrainedDecoder decoder(rules);
+    std::vector<std::int32_t> path;
+    const Index k = static_cast<Index>(tags.size());
+    // Lengths up and down, so the buffers both grow and get reused.
+    for (Index length : {1, 7, 30, 2, 12, 1, 45, 3}) {
+      Matrix<double> s(k, length + 2);  // two extra columns the decoder must not read
+      for (Index t = 0; t < s.cols(); ++t)
+        for (Index i = 0; i < k; ++i) s(i, t) = -static_cast<double>(draw() % 8);  // many ties
+      decoder.decode(s, length, path);
+      INFO("scheme " << to_string(scheme) << ", length " << length);
+      CHECK(path == plain_viterbi(s, length, rules));
+      CHECK(constrained_decode(s, length, rules) == path);
+    }
+  }
+}
+
+TEST_CASE("decoding raw scores gives the path of their log-softmax") {
+  const std::vector<std::string> tags{"O", "B-X", "I-X", "E-X", "S-X", "B-Y", "I-Y", "E-Y", "S-Y"};
+  const auto rules = make_transition_rules(tags, TagScheme::IOBES);
+  const Index k = static_cast<Index>(tags.size()), T = 25;
+  unsigned state = 7;
+  Matrix<float> raw(k, T);
+  for (Index t = 0; t < T; ++t)
+    for (Index i = 0; i < k; ++i) {
+      state = state * 1103515245u + 12345u;
+      raw(i, t) = static_cast<float>((state >> 8) % 2000) / 100.0f - 10.0f;
+    }
+  Matrix<double> log_probs = raw.cast<double>();
+  for (Index t = 0; t < T; ++t) {
+    const double max = log_probs.col(t).maxCoeff();
+    log_probs.col(t).array() -= max + std::log((log_probs.col(t).array() - max).exp().sum());
+  }
+  CHECK(constrained_decode(raw, T, rules) == constrained_decode(log_probs, T, rules));
+  CHECK(argmax_decode(raw, T) == argmax_decode(log_probs, T));
 }

@@ -8,9 +8,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <thread>
 
 #include <unistd.h>
@@ -235,6 +237,134 @@ TEST_CASE("predict is safe to call from several threads at once") {
   for (const auto& r : results) CHECK(r == sequential);
 }
 
+namespace {
+
+/// The straightforward prediction path Tagger::predict replaced: batches of 128 sentences by
+/// length, one fresh workspace, per-token log-softmax in double, then a textbook Viterbi (every
+/// rule looked up at every step) or argmax.
+std::vector<std::vector<std::string>> plain_predict(
+    const Tagger<float>& tagger, const std::vector<std::vector<std::string>>& words) {
+  std::vector<EncodedSentence> encoded;
+  for (const auto& sentence : words) {
+    EncodedSentence e;
+    for (const auto& w : sentence) {
+      e.words.push_back(tagger.words().id(w));
+      e.casing.push_back(static_cast<std::int32_t>(casing_class(w)));
+    }
+    encoded.push_back(e);
+  }
+  const auto rules = make_transition_rules(tagger.tags(), tagger.config().train_scheme);
+  const Index K = static_cast<Index>(tagger.tags().size());
+  std::vector<std::vector<std::string>> result(words.size());
+  Batch batch;
+  TaggerNetwork<float>::Workspace ws;
+  for (const auto& indices : bucket_by_length(encoded, 128)) {
+    fill_batch(encoded, indices, batch);
+    tagger.network().forward(batch, ws, nullptr);
+    for (Index b = 0; b < batch.batch_size(); ++b) {
+      const Index T = batch.lengths[b];
+      Matrix<double> lp(K, T);
+      for (Index t = 0; t < T; ++t) {
+        const Vector<double> col = ws.scores.step(t).col(b).cast<double>();
+        const double max = col.maxCoeff();
+        lp.col(t) = col.array() - (max + std::log((col.array() - max).exp().sum()));
+      }
+      std::vector<std::int32_t> path(static_cast<std::size_t>(T));
+      if (!tagger.config().constrained_decoding) {
+        path = argmax_decode(lp, T);
+      } else {
+        std::vector<Vector<double>> score(static_cast<std::size_t>(T), Vector<double>(K));
+        std::vector<std::vector<std::int32_t>> back(static_cast<std::size_t>(T),
+                                                    std::vector<std::int32_t>(K, -1));
+        const double none = -std::numeric_limits<double>::infinity();
+        for (Index j = 0; j < K; ++j)
+          score[0](j) = rules.can_start[static_cast<std::size_t>(j)] ? lp(j, 0) : none;
+        for (Index t = 1; t < T; ++t)
+          for (Index j = 0; j < K; ++j) {
+            double best = none;
+            for (Index i = 0; i < K; ++i)
+              if (rules.allows(i, j) && score[static_cast<std::size_t>(t - 1)](i) > best) {
+                best = score[static_cast<std::size_t>(t - 1)](i);
+                back[static_cast<std::size_t>(t)][static_cast<std::size_t>(j)] =
+                    static_cast<std::int32_t>(i);
+              }
+            score[static_cast<std::size_t>(t)](j) = best + lp(j, t);
+          }
+        std::int32_t last = -1;
+        double best = none;
+        for (Index j = 0; j < K; ++j)
+          if (rules.can_end[static_cast<std::size_t>(j)] &&
+              score[static_cast<std::size_t>(T - 1)](j) > best) {
+            best = score[static_cast<std::size_t>(T - 1)](j);
+            last = static_cast<std::int32_t>(j);
+          }
+        REQUIRE(last >= 0);
+        for (Index t = T - 1; t >= 0; --t) {
+          path[static_cast<std::size_t>(t)] = last;
+          if (t > 0) last = back[static_cast<std::size_t>(t)][static_cast<std::size_t>(last)];
+        }
+      }
+      std::vector<std::string> tags;
+      for (auto id : path) tags.push_back(tagger.tags()[static_cast<std::size_t>(id)]);
+      result[indices[static_cast<std::size_t>(b)]] =
+          convert_tags(tags, tagger.config().train_scheme, tagger.output_scheme());
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("predict gives the tags of the plain path on 1 and 2 threads, any batch splitting") {
+  const Trained& t = trained();
+  std::vector<std::vector<std::string>> words = words_of(t.test);
+  for (const auto& w : words_of(t.dev)) words.push_back(w);
+  const auto expected = plain_predict(t.tagger, words);
+  Tagger<float> tagger = t.tagger;
+  for (int threads : {1, 2}) {
+    for (std::size_t batch_size : {1, 5, 32, 128, 100000}) {
+      for (double max_padding : {0.0, 0.25, 1e9}) {
+        tagger.prediction_threads = threads;
+        tagger.prediction_batch_size = batch_size;
+        tagger.prediction_max_padding = max_padding;
+        INFO(threads << " threads, batches of " << batch_size << ", padding " << max_padding);
+        CHECK(tagger.predict(words) == expected);
+        CHECK(tagger.predict(words) == expected);  // again, with the buffers of the first call
+      }
+    }
+  }
+  // Unconstrained (argmax) decoding too.
+  TaggerConfig config = quick_config();
+  config.constrained_decoding = false;
+  config.epochs = 2;
+  Tagger<float> greedy = Tagger<float>::train(t.train, nullptr, config);
+  const auto greedy_expected = plain_predict(greedy, words);
+  for (int threads : {1, 2}) {
+    greedy.prediction_threads = threads;
+    CHECK(greedy.predict(words) == greedy_expected);
+  }
+}
+
+TEST_CASE("two-thread prediction is safe to call from several threads at once") {
+  const Trained& t = trained();
+  Tagger<float> tagger = t.tagger;
+  tagger.prediction_threads = 2;
+  tagger.prediction_batch_size = 4;  // many batches, so both of each call's threads work
+  const auto words = words_of(t.test);
+  const auto expected = tagger.predict(words);
+  // results[thread][round]: the tags of every sentence.
+  std::vector<std::vector<std::vector<std::vector<std::string>>>> results(3);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    threads.emplace_back([&, i] {
+      for (int round = 0; round < 3; ++round) results[i].push_back(tagger.predict(words));
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& r : results)
+    for (const auto& tags : r) CHECK(tags == expected);
+}
+
 TEST_CASE("prediction handles empty sentences, unknown words and odd bytes") {
   const Trained& t = trained();
   CHECK(t.tagger.predict(std::vector<std::string>{}).empty());
@@ -252,6 +382,14 @@ TEST_CASE("prediction handles empty sentences, unknown words and odd bytes") {
   Tagger<float> untrained;
   CHECK_THROWS_WITH(untrained.predict(std::vector<std::string>{"a"}),
                     Catch::Contains("not trained"));
+  Tagger<float> zero_batches = t.tagger;
+  zero_batches.prediction_batch_size = 0;
+  CHECK_THROWS_WITH(zero_batches.predict(std::vector<std::string>{"a"}),
+                    Catch::Contains("prediction_batch_size must be at least 1"));
+  Tagger<float> bad_padding = t.tagger;
+  bad_padding.prediction_max_padding = std::nan("");
+  CHECK_THROWS_WITH(bad_padding.predict(std::vector<std::string>{"a"}),
+                    Catch::Contains("prediction_max_padding must be at least 0"));
 }
 
 TEST_CASE("bad configurations are rejected naming the field") {

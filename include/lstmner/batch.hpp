@@ -81,17 +81,17 @@ inline void fill_batch(const std::vector<EncodedSentence>& data,
   }
 }
 
-/// Groups sentence indices into batches of at most `batch_size` sentences of similar length.
-/// With `rng`, ties are broken and batches ordered at random (training); without, the order is
-/// by length, which is what prediction wants.
+/// Groups sentence indices into batches of at most `batch_size` sentences of similar length,
+/// given the length of every sentence. With `rng`, ties are broken and batches ordered at random
+/// (training); without, the batches come in ascending length, ties in index order.
 inline std::vector<std::vector<std::size_t>> bucket_by_length(
-    const std::vector<EncodedSentence>& data, std::size_t batch_size, Rng* rng = nullptr) {
+    const std::vector<std::size_t>& lengths, std::size_t batch_size, Rng* rng = nullptr) {
   require(batch_size >= 1, "bucket_by_length: batch_size must be at least 1");
-  std::vector<std::size_t> order(data.size());
+  std::vector<std::size_t> order(lengths.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   if (rng != nullptr) rng->shuffle(order);
   std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return data[a].size() < data[b].size(); });
+                   [&](std::size_t a, std::size_t b) { return lengths[a] < lengths[b]; });
   std::vector<std::vector<std::size_t>> batches;
   for (std::size_t start = 0; start < order.size(); start += batch_size) {
     const std::size_t end = std::min(order.size(), start + batch_size);
@@ -100,6 +100,47 @@ inline std::vector<std::vector<std::size_t>> bucket_by_length(
   }
   if (rng != nullptr) rng->shuffle(batches);
   return batches;
+}
+
+/// Splits batches whose sentences differ so much in length that padding them to the longest
+/// would waste work: each batch (its sentences in ascending length, as bucket_by_length without
+/// rng makes them) is cut into pieces that take 4 sentences at a time for as long as the piece's
+/// padded steps stay within (1 + max_padding) times its real tokens. Pieces are multiples of 4
+/// sentences (apart from a batch's last), the column blocks of the LSTM kernels.
+inline std::vector<std::vector<std::size_t>> split_padded_batches(
+    const std::vector<std::size_t>& lengths, const std::vector<std::vector<std::size_t>>& batches,
+    double max_padding) {
+  std::vector<std::vector<std::size_t>> pieces;
+  for (const auto& batch : batches) {
+    std::size_t start = 0;
+    while (start < batch.size()) {
+      std::size_t end = std::min(batch.size(), start + 4);
+      std::size_t real = 0;
+      for (std::size_t i = start; i < end; ++i) real += lengths[batch[i]];
+      while (end < batch.size()) {
+        const std::size_t next_end = std::min(batch.size(), end + 4);
+        std::size_t next_real = real;
+        for (std::size_t i = end; i < next_end; ++i) next_real += lengths[batch[i]];
+        const double padded =
+            static_cast<double>((next_end - start) * lengths[batch[next_end - 1]]);
+        if (padded > (1.0 + max_padding) * static_cast<double>(next_real)) break;
+        end = next_end;
+        real = next_real;
+      }
+      pieces.emplace_back(batch.begin() + static_cast<std::ptrdiff_t>(start),
+                          batch.begin() + static_cast<std::ptrdiff_t>(end));
+      start = end;
+    }
+  }
+  return pieces;
+}
+
+/// The same for encoded sentences.
+inline std::vector<std::vector<std::size_t>> bucket_by_length(
+    const std::vector<EncodedSentence>& data, std::size_t batch_size, Rng* rng = nullptr) {
+  std::vector<std::size_t> lengths(data.size());
+  for (std::size_t i = 0; i < data.size(); ++i) lengths[i] = data[i].size();
+  return bucket_by_length(lengths, batch_size, rng);
 }
 
 }  // namespace lstmner

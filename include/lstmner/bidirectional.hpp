@@ -21,6 +21,7 @@
 ///
 /// `num_threads = 2` runs the two directions on two threads (forward on the calling thread). They
 /// share nothing but read-only inputs, so the results are bit-identical to `num_threads = 1`.
+/// A Workspace may override the layer's setting for its own passes (`Workspace::num_threads`).
 /// The second thread is a persistent worker owned by the Workspace (started on first use, joined
 /// when the Workspace is destroyed), so a training step or a prediction batch pays a hand-off
 /// through a condition variable, not a thread creation. Since each caller brings its own
@@ -82,6 +83,9 @@ class Bidirectional {
     Tensor3<Scalar> dh_reversed;  ///< (Hb,B,T) in reversed time
     Tensor3<Scalar> dx_reversed;  ///< (In,B,T) in reversed time
     detail::WorkerSlot worker;    ///< runs the backward direction when num_threads >= 2
+    /// Overrides the layer's num_threads for passes with this workspace when >= 1. A caller that
+    /// already keeps every core busy (data-parallel prediction) sets 1.
+    int num_threads = 0;
   };
 
   Layer forward_layer;
@@ -229,7 +233,8 @@ class Bidirectional {
   /// workspace's persistent worker).
   template <class ForwardJob, class BackwardJob>
   void run_both(Workspace& ws, ForwardJob&& forward_job, BackwardJob&& backward_job) const {
-    detail::run_pair(ws.worker, num_threads >= 2, forward_job, backward_job);
+    const int threads = ws.num_threads >= 1 ? ws.num_threads : num_threads;
+    detail::run_pair(ws.worker, threads >= 2, forward_job, backward_job);
   }
 };
 

@@ -120,56 +120,112 @@ std::vector<std::int32_t> argmax_decode(const Eigen::MatrixBase<Derived>& scores
   return best;
 }
 
+/// Viterbi decoding under fixed rules, reusable: the allowed predecessors of each tag are listed
+/// once, so a step costs one comparison per allowed transition rather than K^2 rule look-ups, and
+/// decoding allocates nothing once its buffers fit the longest sentence seen. Not thread-safe:
+/// one decoder per thread.
+///
+/// The maximum is over the total score sum_t s_t(y_t). Per-token log-probabilities and raw scores
+/// give the same path: log p_t(y) = s_t(y) - log Z_t, and log Z_t is the same for every path, so
+/// a caller may skip the log-softmax.
+class ConstrainedDecoder {
+ public:
+  ConstrainedDecoder() = default;
+  explicit ConstrainedDecoder(const TransitionRules& rules) { set_rules(rules); }
+
+  /// Lists the allowed predecessors of every tag under `rules` (reusing the buffers).
+  void set_rules(const TransitionRules& rules) {
+    num_tags_ = rules.num_tags;
+    const auto k = static_cast<std::size_t>(num_tags_);
+    can_start_.assign(rules.can_start.begin(), rules.can_start.end());
+    can_end_.assign(rules.can_end.begin(), rules.can_end.end());
+    first_predecessor_.assign(k + 1, 0);
+    predecessors_.clear();
+    for (Index to = 0; to < num_tags_; ++to) {
+      // Ascending `from`, the order of the plain K^2 scan: ties go to the lowest id.
+      for (Index from = 0; from < num_tags_; ++from)
+        if (rules.allows(from, to)) predecessors_.push_back(static_cast<std::int32_t>(from));
+      first_predecessor_[static_cast<std::size_t>(to) + 1] = predecessors_.size();
+    }
+  }
+
+  Index num_tags() const { return num_tags_; }
+
+  /// Writes into `path` the best allowed tag sequence of the first `length` columns of `scores`
+  /// [K x T] (any additive scores). Falls back to argmax when no allowed path exists (only
+  /// possible with a tag set that has no tag allowed to start or end a sentence).
+  template <class Derived>
+  void decode(const Eigen::MatrixBase<Derived>& scores, Index length,
+              std::vector<std::int32_t>& path) {
+    const Index k = num_tags_;
+    if (scores.rows() != k) {
+      require(false, "constrained_decode: scores have " + std::to_string(scores.rows()) +
+                         " rows for " + std::to_string(k) + " tags");
+    }
+    if (length < 1 || length > scores.cols()) require(false, "constrained_decode: bad length");
+    const double forbidden = -std::numeric_limits<double>::infinity();
+    const auto K = static_cast<std::size_t>(k);
+    score_.resize(K);
+    next_.resize(K);
+    back_.resize(K * static_cast<std::size_t>(length));
+    for (std::size_t j = 0; j < K; ++j) {
+      score_[j] = can_start_[j] ? static_cast<double>(scores(static_cast<Index>(j), 0)) : forbidden;
+    }
+    for (Index t = 1; t < length; ++t) {
+      std::int32_t* back_t = back_.data() + static_cast<std::size_t>(t) * K;
+      for (std::size_t j = 0; j < K; ++j) {
+        double best = forbidden;
+        std::int32_t arg = -1;
+        for (std::size_t p = first_predecessor_[j]; p < first_predecessor_[j + 1]; ++p) {
+          const std::int32_t i = predecessors_[p];
+          const double s = score_[static_cast<std::size_t>(i)];
+          if (s > best) {
+            best = s;
+            arg = i;
+          }
+        }
+        next_[j] = best + static_cast<double>(scores(static_cast<Index>(j), t));
+        back_t[j] = arg;
+      }
+      score_.swap(next_);
+    }
+    double best = forbidden;
+    std::int32_t last = -1;
+    for (std::size_t j = 0; j < K; ++j) {
+      if (can_end_[j] && score_[j] > best) {
+        best = score_[j];
+        last = static_cast<std::int32_t>(j);
+      }
+    }
+    path.resize(static_cast<std::size_t>(length));
+    if (last < 0) {
+      path = argmax_decode(scores, length);
+      return;
+    }
+    for (Index t = length - 1; t >= 0; --t) {
+      path[static_cast<std::size_t>(t)] = last;
+      if (t > 0) last = back_[static_cast<std::size_t>(t) * K + static_cast<std::size_t>(last)];
+    }
+  }
+
+ private:
+  Index num_tags_ = 0;
+  std::vector<std::uint8_t> can_start_, can_end_;
+  std::vector<std::size_t> first_predecessor_;  ///< tag j's predecessors: [first[j], first[j+1])
+  std::vector<std::int32_t> predecessors_;
+  std::vector<double> score_, next_;  ///< best total score of a path ending in each tag
+  std::vector<std::int32_t> back_;    ///< [t * K + j]: the predecessor of tag j at step t
+};
+
 /// Viterbi decoding of the first `length` columns of `log_probs` [K x T] (per-token
-/// log-probabilities or any additive scores) under `rules`. Falls back to argmax when no allowed
-/// path exists (only possible with a tag set that has no tag allowed to start or end a sentence).
+/// log-probabilities or any additive scores) under `rules`; see ConstrainedDecoder, which this
+/// builds for the one call (reuse a decoder to decode many sentences).
 template <class Derived>
 std::vector<std::int32_t> constrained_decode(const Eigen::MatrixBase<Derived>& log_probs,
                                              Index length, const TransitionRules& rules) {
-  const Index k = rules.num_tags;
-  require(log_probs.rows() == k, "constrained_decode: scores have " +
-                                     std::to_string(log_probs.rows()) + " rows for " +
-                                     std::to_string(k) + " tags");
-  require(length >= 1 && length <= log_probs.cols(), "constrained_decode: bad length");
-  const double forbidden = -std::numeric_limits<double>::infinity();
-  std::vector<double> score(static_cast<std::size_t>(k)), next(static_cast<std::size_t>(k));
-  std::vector<std::int32_t> back(static_cast<std::size_t>(k * length), -1);
-  for (Index j = 0; j < k; ++j) {
-    score[static_cast<std::size_t>(j)] = rules.can_start[static_cast<std::size_t>(j)]
-                                             ? static_cast<double>(log_probs(j, 0))
-                                             : forbidden;
-  }
-  for (Index t = 1; t < length; ++t) {
-    for (Index j = 0; j < k; ++j) {
-      double best = forbidden;
-      std::int32_t arg = -1;
-      for (Index i = 0; i < k; ++i) {
-        if (!rules.allows(i, j)) continue;
-        const double s = score[static_cast<std::size_t>(i)];
-        if (s > best) {
-          best = s;
-          arg = static_cast<std::int32_t>(i);
-        }
-      }
-      next[static_cast<std::size_t>(j)] = best + static_cast<double>(log_probs(j, t));
-      back[static_cast<std::size_t>(t * k + j)] = arg;
-    }
-    score.swap(next);
-  }
-  double best = forbidden;
-  std::int32_t last = -1;
-  for (Index j = 0; j < k; ++j) {
-    if (rules.can_end[static_cast<std::size_t>(j)] && score[static_cast<std::size_t>(j)] > best) {
-      best = score[static_cast<std::size_t>(j)];
-      last = static_cast<std::int32_t>(j);
-    }
-  }
-  if (last < 0) return argmax_decode(log_probs, length);
-  std::vector<std::int32_t> path(static_cast<std::size_t>(length));
-  for (Index t = length - 1; t >= 0; --t) {
-    path[static_cast<std::size_t>(t)] = last;
-    if (t > 0) last = back[static_cast<std::size_t>(t * k + last)];
-  }
+  ConstrainedDecoder decoder(rules);
+  std::vector<std::int32_t> path;
+  decoder.decode(log_probs, length, path);
   return path;
 }
 
