@@ -211,7 +211,7 @@ class Bidirectional {
         if (t < lengths[b]) dx.step(t).col(b) += ws.dx_reversed.step(lengths[b] - 1 - t).col(b);
       }
     };
-    detail::run_parts(ws.worker, num_threads >= 2, add_reversed);
+    detail::run_parts(ws.worker, concurrent(ws), add_reversed);
   }
 
  private:
@@ -233,8 +233,12 @@ class Bidirectional {
   /// workspace's persistent worker).
   template <class ForwardJob, class BackwardJob>
   void run_both(Workspace& ws, ForwardJob&& forward_job, BackwardJob&& backward_job) const {
-    const int threads = ws.num_threads >= 1 ? ws.num_threads : num_threads;
-    detail::run_pair(ws.worker, threads >= 2, forward_job, backward_job);
+    detail::run_pair(ws.worker, concurrent(ws), forward_job, backward_job);
+  }
+
+  /// Whether passes with `ws` use two threads: the workspace's override, else the layer's setting.
+  bool concurrent(const Workspace& ws) const {
+    return (ws.num_threads >= 1 ? ws.num_threads : num_threads) >= 2;
   }
 };
 

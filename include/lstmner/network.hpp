@@ -127,6 +127,7 @@ class TaggerNetwork {
     words.check_ids(batch.words, lengths, "forward");
     if (C > 0) casing.check_ids(batch.casing, lengths, "forward");
     const bool drop = ws.dropout_applied = rng != nullptr && dropout.rate() > 0.0;
+    ws.lstm.num_threads = ws.single_threaded ? 1 : 0;  // 0: the layer's own setting
     if (drop)
       for (Rng& part_rng : ws.part_rngs) part_rng.reseed(rng->next());
 

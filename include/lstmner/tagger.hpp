@@ -190,8 +190,8 @@ class Tagger {
     // A single batch of several sentences still uses both cores, one LSTM direction each.
     const bool direction_parallel =
         prediction_threads >= 2 && batches.size() == 1 && batches.front().size() >= 2;
-    context.scratch[0].network.lstm.num_threads = direction_parallel ? 2 : 1;
-    context.scratch[1].network.lstm.num_threads = 1;
+    context.scratch[0].network.single_threaded = !direction_parallel;
+    context.scratch[1].network.single_threaded = true;
 
     // Longest batches first: the first batch sizes every buffer, later ones fit in it; and the
     // thread that finishes early takes the short batches left at the end.
@@ -288,7 +288,7 @@ class Tagger {
     out.write_strings(tags_);
     const NetworkShape& shape = network_.shape;
     out.write_u64(static_cast<std::uint64_t>(shape.casing_classes));
-    auto params = const_cast<TaggerNetwork<Scalar>&>(network_).params();
+    const auto params = network_.params();  // read-only: the const overload
     out.write_u64(params.size());
     for (const auto* p : params) out.write_matrix(p->name, p->value);
     save_container(path, out.buffer());
