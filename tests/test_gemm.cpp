@@ -100,7 +100,8 @@ TEMPLATE_TEST_CASE("gemm adds the bias and takes op(A)'s row sums", "[gemm]", fl
   GemmWorkspace<Scalar> ws;
   for (const Op op_a : {Op::none, Op::transpose}) {
     for (const Index M : {1, 17, 100, 257}) {
-      const Index N = 33, K = 300;  // K over one block: the bias is added once, sums taken once
+      // K over one block: the bias must be added once, the sums taken once.
+      const Index N = 33, K = kernels::gemm::Blocking<Scalar>::kc + 44;
       CAPTURE(op_name(op_a), M);
       const Matrix<Scalar> A =
           random_matrix<Scalar>(op_a == Op::none ? M : K, op_a == Op::none ? K : M, rng);
