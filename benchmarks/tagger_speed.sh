@@ -14,8 +14,8 @@
 # What runs, one after the other:
 #   lstmner-train --epochs 1 --benchmark, with --threads 2 and with --threads 1: seconds of the
 #       training pass of one epoch, the test-set tagging rate it prints, and peak RSS (/usr/bin/time)
-#   lstmner-tag --input-format conll test.txt --benchmark (batched, 2 threads)
-#   lstmner-tag --chunk 1 on the test set as raw text, one sentence per line (the latency case)
+#   lstmner-tag --threads 2 --input-format conll test.txt --benchmark (batched)
+#   lstmner-tag --threads 2 --chunk 1 on the test set as raw text, one sentence per line (the latency case)
 #   torch_bilstm.py train --threads 2 --epochs 1 (OpenBLAS-OpenMP; it prints the BLAS it mapped)
 # Rates are wall-clock: on a loaded machine every figure suffers, ours and the peer's alike, which
 # is why the header prints the load average before and after.
@@ -56,7 +56,7 @@ for threads in 2 1; do
     /usr/bin/time -f "rss_kb %M" "$train" --data "$data" --epochs 1 --patience 0 \
       --threads "$threads" --benchmark -q --model "$work/model" >"$work/out" 2>&1
     awk '/benchmark: epoch/ {print $5}' "$work/out" >>"$work/epoch$threads"
-    awk '/benchmark: tagging/ {print $NF}' "$work/out" >>"$work/tag_in_train$threads"
+    awk '/benchmark: tagging/ {for (i = 1; i < NF; ++i) if ($i == "tokens_per_second") print $(i + 1)}' "$work/out" >>"$work/tag_in_train$threads"
     awk '/^rss_kb/ {print $2}' "$work/out" >>"$work/rss$threads"
   done
 done
@@ -67,9 +67,9 @@ awk 'NF == 0 {if (line != "") print line; line = ""; next} $1 == "-DOCSTART-" {n
   "$data/test.txt" >"$work/test_raw.txt"
 rate() { grep -oE '[0-9.]+ tokens/s|tokens_per_second [0-9.]+' | grep -oE '[0-9.]+' | tail -1; }
 for ((i = 0; i < runs; ++i)); do
-  "$tag" -m "$work/model" --input-format conll "$data/test.txt" --benchmark 2>&1 >/dev/null |
+  "$tag" -m "$work/model" --threads 2 --input-format conll "$data/test.txt" --benchmark 2>&1 >/dev/null |
     rate >>"$work/tag_conll"
-  "$tag" -m "$work/model" --chunk 1 "$work/test_raw.txt" --benchmark 2>&1 >/dev/null |
+  "$tag" -m "$work/model" --threads 2 --chunk 1 "$work/test_raw.txt" --benchmark 2>&1 >/dev/null |
     rate >>"$work/tag_one"
 done
 
@@ -96,7 +96,7 @@ echo "- load average (1, 5, 15 min) before $load_before, after $load_after; medi
 echo
 echo "| measure | lstmner | PyTorch peer | ratio |"
 echo "| --- | --- | --- | --- |"
-echo "| one training epoch, 2 threads (s) | $e2 (runs: $(all <"$work/epoch2")) | ${peer_epoch:-—} | $(ratio "${peer_epoch:-0}" "$e2") |"
+echo "| one training epoch, 2 threads (s) | $e2 (runs: $(all <"$work/epoch2")) | $(awk -v v="${peer_epoch:-0}" 'BEGIN {if (v + 0 > 0) printf "%.2f", v; else print "—"}') | $(ratio "${peer_epoch:-0}" "$e2") |"
 echo "| one training epoch, 1 thread (s) | $e1 (runs: $(all <"$work/epoch1")) | | 2 threads = $(ratio "$e1" "$e2") 1 thread |"
 echo "| tagging the test set, batched, in lstmner-train (tok/s) | $(kilo "$t2") | $(kilo "${peer_tag:-0}") | $(ratio "$t2" "${peer_tag:-0}") |"
 echo "| tagging with lstmner-tag, CoNLL input (tok/s) | $(kilo "$tc") | | $(ratio "$tc" "${peer_tag:-0}") |"
