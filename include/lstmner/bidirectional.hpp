@@ -86,6 +86,9 @@ class Bidirectional {
     /// Overrides the layer's num_threads for passes with this workspace when >= 1. A caller that
     /// already keeps every core busy (data-parallel prediction) sets 1.
     int num_threads = 0;
+    /// When set, passes with this workspace run on that slot's worker instead of `worker`: a
+    /// network hands every one of its stages to one thread, which then stays warm.
+    detail::WorkerSlot* shared_worker = nullptr;
   };
 
   Layer forward_layer;
@@ -211,7 +214,7 @@ class Bidirectional {
         if (t < lengths[b]) dx.step(t).col(b) += ws.dx_reversed.step(lengths[b] - 1 - t).col(b);
       }
     };
-    detail::run_parts(ws.worker, concurrent(ws), add_reversed);
+    detail::run_parts(worker_slot(ws), concurrent(ws), add_reversed);
   }
 
  private:
@@ -233,7 +236,11 @@ class Bidirectional {
   /// workspace's persistent worker).
   template <class ForwardJob, class BackwardJob>
   void run_both(Workspace& ws, ForwardJob&& forward_job, BackwardJob&& backward_job) const {
-    detail::run_pair(ws.worker, concurrent(ws), forward_job, backward_job);
+    detail::run_pair(worker_slot(ws), concurrent(ws), forward_job, backward_job);
+  }
+
+  static detail::WorkerSlot& worker_slot(Workspace& ws) {
+    return ws.shared_worker != nullptr ? *ws.shared_worker : ws.worker;
   }
 
   /// Whether passes with `ws` use two threads: the workspace's override, else the layer's setting.

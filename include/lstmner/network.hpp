@@ -128,6 +128,7 @@ class TaggerNetwork {
     if (C > 0) casing.check_ids(batch.casing, lengths, "forward");
     const bool drop = ws.dropout_applied = rng != nullptr && dropout.rate() > 0.0;
     ws.lstm.num_threads = ws.single_threaded ? 1 : 0;  // 0: the layer's own setting
+    ws.lstm.shared_worker = &ws.worker;                // one worker for every stage
     if (drop)
       for (Rng& part_rng : ws.part_rngs) part_rng.reseed(rng->next());
 
@@ -163,6 +164,7 @@ class TaggerNetwork {
     const auto& lengths = batch.lengths;
     const Index E = shape.embedding_dim, C = shape.casing_dim;
     const bool drop = ws.dropout_applied;
+    ws.lstm.shared_worker = &ws.worker;
 
     // Loss, dense layer and output dropout, by token columns.
     const Tensor3<Scalar>& dense_in = drop ? ws.dropped_lstm_out : ws.lstm_out;
