@@ -38,11 +38,6 @@ namespace lstmner {
 namespace kernels {
 namespace detail {
 
-template <class Scalar>
-using ArrayMap = Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>>;
-template <class Scalar>
-using ConstArrayMap = Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>>;
-
 /// A slice of n hidden units of one sequence column of one forward step. `gates` points at the
 /// i pre-activation of the slice's first unit; f, g, o follow at strides H, 2H, 3H (the cache's
 /// [i; f; g; o] column layout). On entry the slice holds the pre-activations z, on exit the
