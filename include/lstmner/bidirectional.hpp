@@ -207,12 +207,10 @@ class Bidirectional {
 
     // dx already holds the forward direction's gradient (0 at padded steps); add the other one,
     // half of the token columns on each thread.
-    const Index columns = B * T;
     auto add_reversed = [&](Part part) {
-      for (Index c = part.first(columns); c < part.last(columns); ++c) {
-        const Index b = c % B, t = c / B;
-        if (t < lengths[b]) dx.step(t).col(b) += ws.dx_reversed.step(lengths[b] - 1 - t).col(b);
-      }
+      for_each_token_column(lengths, part, [&](Index, Index b, Index t, bool real) {
+        if (real) dx.step(t).col(b) += ws.dx_reversed.step(lengths[b] - 1 - t).col(b);
+      });
     };
     detail::run_parts(worker_slot(ws), concurrent(ws), add_reversed);
   }

@@ -90,14 +90,11 @@ class Dropout {
     const auto x_part = ConstArrayMap<Scalar>(x.data() + begin, count);
     if (ws.identity) {
       y_part = x_part;
-      for (Index c = first; c < last; ++c)
-        if (!lengths.active(c / batch, c % batch)) y.matrix().col(c).setZero();
+      zero_padded_columns(lengths, part, y.data(), features);
       return;
     }
     draw_mask(ws.mask.data() + begin, count, rng);
-    for (Index c = first; c < last; ++c)  // padding is dropped: 0 in y and in dx
-      if (!lengths.active(c / batch, c % batch))
-        VectorMap<Scalar>(ws.mask.data() + c * features, features).setZero();
+    zero_padded_columns(lengths, part, ws.mask.data(), features);  // padding: 0 in y and in dx
     y_part = x_part * ConstArrayMap<Scalar>(ws.mask.data() + begin, count);
   }
 
@@ -134,8 +131,7 @@ class Dropout {
     const auto dy_part = ConstArrayMap<Scalar>(dy.data() + begin, count);
     if (ws.identity) {
       dx_part = dy_part;
-      for (Index c = first; c < last; ++c)
-        if (!lengths.active(c / batch, c % batch)) dx.matrix().col(c).setZero();
+      zero_padded_columns(lengths, part, dx.data(), features);
     } else {
       dx_part = dy_part * ConstArrayMap<Scalar>(ws.mask.data() + begin, count);
     }
@@ -150,6 +146,14 @@ class Dropout {
   }
 
  private:
+  /// Zeroes the padded columns among `part` of a (features x B·T) column-major buffer.
+  static void zero_padded_columns(const SequenceLengths& lengths, Part part, Scalar* data,
+                                  Index features) {
+    for_each_token_column(lengths, part, [&](Index c, Index, Index, bool real) {
+      if (!real) VectorMap<Scalar>(data + c * features, features).setZero();
+    });
+  }
+
   void draw_mask(Index n, Rng& rng, Workspace& ws) const {
     ws.identity = rate_ == 0.0;
     if (ws.identity) {

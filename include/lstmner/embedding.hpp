@@ -117,16 +117,13 @@ class Embedding {
   template <class Out>
   void forward_part(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths, Out&& out,
                     Part part) const {
-    const Index batch = lengths.batch_size();
-    const Index columns = batch * lengths.max_length();
-    for (Index c = part.first(columns); c < part.last(columns); ++c) {
-      const Index b = c % batch, t = c / batch;
-      if (lengths.active(t, b)) {
+    for_each_token_column(lengths, part, [&](Index c, Index b, Index t, bool real) {
+      if (real) {
         out.col(c) = table.value.col(ids(b, t));
       } else {
         out.col(c).setZero();
       }
-    }
+    });
   }
 
   void backward(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,

@@ -242,19 +242,17 @@ class SoftmaxDense {
   /// The same for the real steps among `part` of the columns.
   template <class F>
   static void for_each_real_step(const SequenceLengths& lengths, Part part, F&& f) {
-    const Index batch = lengths.batch_size();
-    const Index columns = batch * lengths.max_length();
-    for (Index c = part.first(columns); c < part.last(columns); ++c)
-      if (lengths.active(c / batch, c % batch)) f(c, c % batch, c / batch);
+    for_each_token_column(lengths, part, [&](Index c, Index b, Index t, bool real) {
+      if (real) f(c, b, t);
+    });
   }
 
   /// Calls f(column) for every padded step among `part` of the columns.
   template <class F>
   static void for_each_padded_step(const SequenceLengths& lengths, Part part, F&& f) {
-    const Index batch = lengths.batch_size();
-    const Index columns = batch * lengths.max_length();
-    for (Index c = part.first(columns); c < part.last(columns); ++c)
-      if (!lengths.active(c / batch, c % batch)) f(c);
+    for_each_token_column(lengths, part, [&](Index c, Index, Index, bool real) {
+      if (!real) f(c);
+    });
   }
 
   // The checks below build their messages only on failure: they run in every training step,
