@@ -29,6 +29,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace lstmner {
 
@@ -82,10 +83,8 @@ class Dropout {
   /// `rng`.
   void forward_part(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& y,
                     Rng& rng, Workspace& ws, Part part) const {
-    const Index features = x.dim(0), batch = lengths.batch_size();
-    const Index columns = batch * lengths.max_length();
-    const Index first = part.first(columns), last = part.last(columns);
-    const Index begin = first * features, count = (last - first) * features;
+    const Index features = x.dim(0);
+    const auto [begin, count] = part_elements(features, lengths, part);
     auto y_part = ArrayMap<Scalar>(y.data() + begin, count);
     const auto x_part = ConstArrayMap<Scalar>(x.data() + begin, count);
     if (ws.identity) {
@@ -123,10 +122,8 @@ class Dropout {
   /// `part` of the token columns of the sequence backward (dx already sized like dy).
   void backward_part(const Tensor3<Scalar>& dy, const SequenceLengths& lengths, Tensor3<Scalar>& dx,
                      const Workspace& ws, Part part) const {
-    const Index features = dy.dim(0), batch = lengths.batch_size();
-    const Index columns = batch * lengths.max_length();
-    const Index first = part.first(columns), last = part.last(columns);
-    const Index begin = first * features, count = (last - first) * features;
+    const Index features = dy.dim(0);
+    const auto [begin, count] = part_elements(features, lengths, part);
     auto dx_part = ArrayMap<Scalar>(dx.data() + begin, count);
     const auto dy_part = ConstArrayMap<Scalar>(dy.data() + begin, count);
     if (ws.identity) {
@@ -146,6 +143,15 @@ class Dropout {
   }
 
  private:
+  /// The storage range (first element, element count) of `part` of the token columns of a
+  /// (features, B, T) tensor: whole columns, so a part's elements are contiguous.
+  static std::pair<Index, Index> part_elements(Index features, const SequenceLengths& lengths,
+                                               Part part) {
+    const Index columns = lengths.batch_size() * lengths.max_length();
+    const Index first = part.first(columns), last = part.last(columns);
+    return {first * features, (last - first) * features};
+  }
+
   /// Zeroes the padded columns among `part` of a (features x B·T) column-major buffer.
   static void zero_padded_columns(const SequenceLengths& lengths, Part part, Scalar* data,
                                   Index features) {
