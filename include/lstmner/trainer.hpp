@@ -231,11 +231,11 @@ class Trainer {
     }
   }
 
-  /// Runs job(part) for the two parts of a stage, on the network workspace's worker when the
-  /// network has two threads.
+  /// Runs job(part) for the two parts of a stage the way the network runs its own stages (on its
+  /// workspace's worker when it has two threads).
   template <class Job>
   void run_parts(Job&& job) {
-    detail::run_parts(workspace_.worker, network_.num_threads >= 2, job);
+    network_.run_parts(workspace_, job);
   }
 
   static void snapshot(const ParamList<Scalar>& params, std::vector<Matrix<Scalar>>& out) {
