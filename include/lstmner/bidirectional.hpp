@@ -24,7 +24,7 @@
 /// A Workspace may override the layer's setting for its own passes (`Workspace::num_threads`).
 /// The second thread is a persistent worker owned by the Workspace (started on first use, joined
 /// when the Workspace is destroyed), so a training step or a prediction batch pays a hand-off
-/// through a condition variable, not a thread creation. Since each caller brings its own
+/// (parallel.hpp), not a thread creation. Since each caller brings its own
 /// Workspace, concurrent const forward calls on one layer never share a worker. Copying a
 /// Workspace copies its buffers but not its worker (the copy starts its own when it needs one).
 ///
@@ -131,7 +131,7 @@ class Bidirectional {
         ws,
         [&] {
           forward_layer.forward(x, lengths, ws.h_forward, ws.forward_ws);
-          for_each_column(lengths, [&](Index t, Index b, Index, bool real) {
+          for_each_token_column(lengths, Part{}, [&](Index, Index b, Index t, bool real) {
             auto rows = out.step(t).col(b).head(Hf);
             if (real) {
               rows = ws.h_forward.step(t).col(b);
@@ -143,10 +143,10 @@ class Bidirectional {
         [&] {
           reverse_within_lengths(x, lengths, ws.x_reversed);
           backward_layer.forward(ws.x_reversed, lengths, ws.h_reversed, ws.backward_ws);
-          for_each_column(lengths, [&](Index t, Index b, Index t_reversed, bool real) {
+          for_each_token_column(lengths, Part{}, [&](Index, Index b, Index t, bool real) {
             auto rows = out.step(t).col(b).tail(Hb);
             if (real) {
-              rows = ws.h_reversed.step(t_reversed).col(b);
+              rows = ws.h_reversed.step(lengths[b] - 1 - t).col(b);
             } else {
               rows.setZero();
             }
@@ -183,7 +183,7 @@ class Bidirectional {
     run_both(
         ws,
         [&] {
-          for_each_column(lengths, [&](Index t, Index b, Index, bool real) {
+          for_each_token_column(lengths, Part{}, [&](Index, Index b, Index t, bool real) {
             auto dh = ws.dh_forward.step(t).col(b);
             if (real) {
               dh = dout.step(t).col(b).head(Hf);
@@ -194,9 +194,9 @@ class Bidirectional {
           forward_layer.backward(x, lengths, ws.dh_forward, dx, ws.forward_ws);
         },
         [&] {
-          for_each_column(lengths, [&](Index t, Index b, Index t_reversed, bool real) {
+          for_each_token_column(lengths, Part{}, [&](Index, Index b, Index t, bool real) {
             if (real) {
-              ws.dh_reversed.step(t_reversed).col(b) = dout.step(t).col(b).tail(Hb);
+              ws.dh_reversed.step(lengths[b] - 1 - t).col(b) = dout.step(t).col(b).tail(Hb);
             } else {
               ws.dh_reversed.step(t).col(b).setZero();
             }
@@ -220,14 +220,6 @@ class Bidirectional {
                    const char* pass) const {
     detail::check_sequence_input("Bidirectional", pass, output_size() >= 1, "layers", input_size(),
                                  x, lengths);
-  }
-
-  /// Calls f(t, b, t_reversed, real) for every step t of every sequence b, where t_reversed is
-  /// the step the backward direction saw it at (lengths[b] - 1 - t) and real is t < lengths[b].
-  template <class F>
-  static void for_each_column(const SequenceLengths& lengths, F&& f) {
-    for (Index t = 0; t < lengths.max_length(); ++t)
-      for (Index b = 0; b < lengths.batch_size(); ++b) f(t, b, lengths[b] - 1 - t, t < lengths[b]);
   }
 
   /// Runs both directions, concurrently when num_threads >= 2 (the backward one on the
