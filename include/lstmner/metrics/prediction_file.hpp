@@ -1,0 +1,124 @@
+#pragma once
+/// \file metrics/prediction_file.hpp
+/// read_prediction_file(): conlleval's input format (token lines ending in a gold and a predicted
+/// tag, blank lines between sentences), read line by line as conlleval reads it. Part of
+/// metrics.hpp.
+
+#include <lstmner/metrics/conlleval_counter.hpp>
+
+#include <cstddef>
+#include <istream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace lstmner {
+
+struct PredictionFileOptions {
+  /// conlleval -d: the field separator (conlleval's default is one space; each occurrence
+  /// separates, so two spaces make an empty field, as in Perl's split).
+  std::string delimiter = " ";
+  /// conlleval -r: tags carry no prefix; every tag other than the outside tag becomes B-tag.
+  bool raw = false;
+  /// conlleval -o: the outside tag in raw mode.
+  std::string outside_tag = "O";
+  /// First field of the lines that conlleval treats as a sentence break.
+  std::string boundary = "-X-";
+  /// First field of document lines, left out of `gold` / `predicted` (conlleval counts them).
+  std::string docstart = "-DOCSTART-";
+};
+
+/// A prediction file read line by line as conlleval reads it.
+struct PredictionFile {
+  /// Every line fed to conlleval's counter (-DOCSTART- lines counted as tokens, as conlleval does).
+  ConllevalCounter conlleval;
+  /// Sentences of gold (last-but-one field) and predicted (last field) tags, -DOCSTART- lines
+  /// left out: the input of evaluate() in the seqeval modes.
+  std::vector<std::vector<std::string>> gold, predicted;
+  std::size_t lines = 0;
+};
+
+/// Reads conlleval's input format: fields split on `delimiter` (trailing empty fields dropped),
+/// the last two fields gold and predicted tag, blank lines (or lines starting with -X-) between
+/// sentences. A trailing CR is removed from every line (conlleval would keep it in the last tag).
+/// Throws std::runtime_error naming `name` and the line, where conlleval stops with an error:
+/// a non-empty line with a different number of fields than the file's first line, or fewer
+/// than two fields.
+inline PredictionFile read_prediction_file(std::istream& in, const std::string& name,
+                                           const PredictionFileOptions& options = {}) {
+  if (options.delimiter.empty())
+    throw std::invalid_argument("lstmner: read_prediction_file: empty delimiter");
+  PredictionFile file;
+  std::string line;
+  std::vector<std::string_view> fields;
+  std::vector<std::string> gold_sentence, predicted_sentence;
+  std::optional<std::size_t> field_count;  // conlleval's $nbrOfFeatures (set by the first line)
+  std::string raw_gold, raw_predicted;
+  auto fail = [&](const std::string& what) {
+    throw std::runtime_error("lstmner: read_prediction_file: " + name + ":" +
+                             std::to_string(file.lines) + ": " + what);
+  };
+  auto end_sentence = [&]() {
+    if (!gold_sentence.empty()) {
+      file.gold.push_back(std::move(gold_sentence));
+      file.predicted.push_back(std::move(predicted_sentence));
+      gold_sentence.clear();
+      predicted_sentence.clear();
+    }
+  };
+  while (std::getline(in, line)) {
+    ++file.lines;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    // Perl's split(/$delimiter/, $line): every occurrence separates, trailing empties go.
+    fields.clear();
+    std::string_view rest(line);
+    for (;;) {
+      const std::size_t pos = rest.find(options.delimiter);
+      if (pos == std::string_view::npos) {
+        fields.push_back(rest);
+        break;
+      }
+      fields.push_back(rest.substr(0, pos));
+      rest.remove_prefix(pos + options.delimiter.size());
+    }
+    while (!fields.empty() && fields.back().empty()) fields.pop_back();
+
+    if (!field_count) {
+      if (!fields.empty()) field_count = fields.size();
+    } else if (!fields.empty() && fields.size() != *field_count) {
+      fail("unexpected number of features: " + std::to_string(fields.size()) + " (" +
+           std::to_string(*field_count) + ")");
+    }
+    if (fields.empty() || fields[0] == options.boundary) {
+      file.conlleval.add_boundary();
+      end_sentence();
+      continue;
+    }
+    if (fields.size() < 2) fail("unexpected number of features in line " + line);
+    std::string_view gold = fields[fields.size() - 2];
+    std::string_view predicted = fields.back();
+    if (options.raw) {
+      raw_gold = gold == options.outside_tag || gold == "O" ? "O" : "B-" + std::string(gold);
+      raw_predicted = predicted == options.outside_tag || predicted == "O"
+                          ? "O"
+                          : "B-" + std::string(predicted);
+      gold = raw_gold;
+      predicted = raw_predicted;
+    }
+    file.conlleval.add(gold, predicted);
+    if (fields[0] == options.docstart) {
+      end_sentence();
+    } else {
+      gold_sentence.emplace_back(gold);
+      predicted_sentence.emplace_back(predicted);
+    }
+  }
+  if (in.bad()) throw std::runtime_error("lstmner: read_prediction_file: " + name + ": read error");
+  end_sentence();
+  return file;
+}
+
+}  // namespace lstmner
