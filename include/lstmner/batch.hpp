@@ -16,8 +16,10 @@
 #include <lstmner/tensor.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <numeric>
+#include <string>
 #include <vector>
 
 namespace lstmner {

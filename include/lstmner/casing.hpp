@@ -21,6 +21,7 @@
 /// (neither letter case nor digit), so "Zürich" is initial_upper and "东京" is other. Character
 /// counts are in code points, never bytes. Standard library only.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>

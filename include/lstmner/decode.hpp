@@ -12,6 +12,7 @@
 #include <lstmner/tag_scheme.hpp>
 #include <lstmner/tensor.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <string>

@@ -16,8 +16,12 @@
 #include <lstmner/random.hpp>
 #include <lstmner/tensor.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lstmner {

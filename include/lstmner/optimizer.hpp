@@ -30,6 +30,7 @@
 #include <lstmner/tensor.hpp>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>

@@ -11,6 +11,7 @@
 #include <Eigen/QR>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>

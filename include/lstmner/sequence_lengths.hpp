@@ -10,7 +10,9 @@
 #include <lstmner/tensor.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lstmner {
