@@ -28,7 +28,7 @@ namespace {
 struct Options {
   std::string model, input = "-", input_format = "text", output_format = "conll", scheme;
   int word_column = 0;
-  int threads = 0;  // 0: the model's setting
+  int threads = 0;  // 0: every available core
   std::size_t chunk = 1024;
   bool benchmark = false;
 };
@@ -156,15 +156,15 @@ int run(int argc, char** argv) {
   app.add_option("--chunk", opt.chunk, "Raw text: sentences tagged per batch")
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--threads", opt.threads,
-                 "Threads to tag on: 1, or 2 (batches shared out between two cores); 0 takes the "
-                 "model's training setting")
+                 "Threads to tag on (batches shared out among them); 0 = every available core. "
+                 "The tags do not depend on it")
       ->check(CLI::Range(0, 1024));
   app.add_flag("--benchmark", opt.benchmark, "Print tagging speed (tokens/s) to stderr");
   CLI11_PARSE(app, argc, argv);
 
   auto tagger = lstmner::Tagger<float>::load(opt.model);
   if (!opt.scheme.empty()) tagger.set_output_scheme(lstmner::parse_tag_scheme(opt.scheme));
-  if (opt.threads > 0) tagger.prediction_threads = opt.threads;
+  tagger.set_threads(opt.threads);
 
   std::ifstream file;
   std::istream* in = &std::cin;

@@ -122,10 +122,11 @@ int run(int argc, char** argv) {
   app.add_flag("!--no-digit-norm", config.normalize_digits, "Keep digits (default: map to 0)");
   app.add_flag("!--no-constrained", config.constrained_decoding,
                "Decode by argmax instead of constrained Viterbi");
-  app.add_option("--seed", config.seed, "Random seed: same seed, same model (with 1 or 2 threads)");
+  app.add_option("--seed", config.seed,
+                 "Random seed: same seed, same model (on any number of threads)");
   app.add_option("--threads", config.threads,
-                 "Threads: 2 runs every stage of a training step on two threads")
-      ->check(CLI::Range(1, 1024));
+                 "Threads for training and tagging; 0 = every available core (the default)")
+      ->check(CLI::Range(0, 1024));
   app.add_flag("-q,--quiet", opt.quiet, "No progress bar");
   app.add_flag("--benchmark", opt.benchmark,
                "Print machine-readable timing lines (epoch seconds, tokens/s, tagging tokens/s)");
@@ -222,7 +223,7 @@ int run(int argc, char** argv) {
     if (opt.benchmark) {
       std::printf("benchmark: tagging tokens %zu seconds %.4f tokens_per_second %.0f threads %d\n",
                   report.tokens, seconds, static_cast<double>(report.tokens) / seconds,
-                  tagger.prediction_threads);
+                  tagger.threads());
     }
   }
   if (!opt.metrics_json.empty()) {

@@ -78,7 +78,8 @@ Tensor3<Scalar> random_tensor(Index d0, Index d1, Index d2, Rng& rng) {
 /// batch of 32 mixed lengths, then a smaller, shorter one and a single sentence, after warm-up
 /// passes over the same batches. Returns the allocations of the measured passes.
 template <class Layer>
-long allocations_of_sized_passes(Layer& layer, Index input_size, Index output_size, Rng& rng) {
+long allocations_of_sized_passes(Layer& layer, Index input_size, Index output_size, Rng& rng,
+                                 ExecutionContext& context) {
   std::vector<Index> big_lengths;
   for (Index i = 0; i < 32; ++i) big_lengths.push_back(3 + (i * 7) % 30);
   const std::vector<SequenceLengths> batches{SequenceLengths(big_lengths),
@@ -93,8 +94,8 @@ long allocations_of_sized_passes(Layer& layer, Index input_size, Index output_si
   Tensor3<float> y, dx;
   const auto passes = [&] {
     for (std::size_t i = 0; i < batches.size(); ++i) {
-      layer.forward(xs[i], batches[i], y, ws);
-      layer.backward(xs[i], batches[i], dys[i], dx, ws);
+      layer.forward(xs[i], batches[i], y, ws, context);
+      layer.backward(xs[i], batches[i], dys[i], dx, ws, context);
     }
   };
   passes();
@@ -112,13 +113,13 @@ long allocations_of_sized_passes(Layer& layer, Index input_size, Index output_si
 TEST_CASE("LSTM and BiLSTM passes allocate nothing once their workspace is sized") {
   Rng rng(13);
   const Index In = 116, H = 100;
-  LSTM<float> lstm(In, H, rng);
-  CHECK(allocations_of_sized_passes(lstm, In, H, rng) == 0);
-  for (int threads : {1, 2}) {
+  for (int threads : {1, 2, 4}) {
     CAPTURE(threads);
+    ExecutionContext context(threads);
+    LSTM<float> lstm(In, H, rng);
+    CHECK(allocations_of_sized_passes(lstm, In, H, rng, context) == 0);
     BiLSTM<float> bilstm = make_bilstm<float>(In, H, rng);
-    bilstm.num_threads = threads;
-    CHECK(allocations_of_sized_passes(bilstm, In, 2 * H, rng) == 0);
+    CHECK(allocations_of_sized_passes(bilstm, In, 2 * H, rng, context) == 0);
   }
 }
 
@@ -126,17 +127,18 @@ TEST_CASE("LSTM and BiLSTM passes allocate nothing once their workspace is sized
 // kernels/gemm.hpp with packing buffers kept in the workspaces, and every stage reuses its
 // tensors. Run with LSTMNER_TRACE_ALLOCATIONS=1 to see the call stack of any allocation.
 TEST_CASE("a training step allocates nothing once its buffers are sized") {
-  for (int threads : {1, 2}) {
+  for (int threads : {1, 2, 4}) {
     for (auto optimizer : {OptimizerKind::Adam, OptimizerKind::Sgd}) {
       CAPTURE(threads, to_string(optimizer));
       Rng rng(7);
       const NetworkShape shape = default_shape();
-      TaggerNetwork<float> network(shape, 0.5, threads, rng);
+      TaggerNetwork<float> network(shape, 0.5, rng);
       TaggerConfig config;
       config.threads = threads;
       config.optimizer = optimizer;
       config.word_dropout = 0.05;
-      Trainer<float> trainer(network, config, 1);
+      ExecutionContext context(threads);
+      Trainer<float> trainer(network, config, 1, context);
       // 32 sentences of mixed lengths: the largest batch; then a smaller, shorter one.
       std::vector<std::size_t> lengths;
       for (std::size_t i = 0; i < 32; ++i) lengths.push_back(3 + (i * 7) % 30);
@@ -164,27 +166,28 @@ TEST_CASE("a training step allocates nothing once its buffers are sized") {
 }
 
 TEST_CASE("a prediction forward allocates nothing once its buffers are sized") {
-  for (int threads : {1, 2}) {
+  for (int threads : {1, 2, 4}) {
     CAPTURE(threads);
     Rng rng(11);
     const NetworkShape shape = default_shape();
-    const TaggerNetwork<float> network(shape, 0.5, threads, rng);
+    const TaggerNetwork<float> network(shape, 0.5, rng);
+    ExecutionContext context(threads);
     const auto data = random_sentences({12, 30, 7, 19, 25, 4, 16, 9}, shape, rng);
     const std::vector<std::size_t> all{0, 1, 2, 3, 4, 5, 6, 7}, one{2};
     Batch batch;
     TaggerNetwork<float>::Workspace ws;
     for (int warmup = 0; warmup < 2; ++warmup) {
       fill_batch(data, all, batch);
-      network.forward(batch, ws, nullptr);
+      network.forward(batch, ws, context, nullptr);
       fill_batch(data, one, batch);
-      network.forward(batch, ws, nullptr);
+      network.forward(batch, ws, context, nullptr);
     }
     const long start = start_measuring();
     for (int step = 0; step < 5; ++step) {
       fill_batch(data, all, batch);
-      network.forward(batch, ws, nullptr);
+      network.forward(batch, ws, context, nullptr);
       fill_batch(data, one, batch);
-      network.forward(batch, ws, nullptr);
+      network.forward(batch, ws, context, nullptr);
     }
     const long allocations = allocations_since(start);
     INFO("prediction forwards (" << threads << " thread(s)): " << allocations

@@ -143,33 +143,45 @@ TEST_CASE("BiLSTM analytic gradients match central finite differences (double)")
   }
 }
 
-TEST_CASE("BiLSTM on two threads is bit-identical to one thread") {
-  const SequenceLengths lengths({9, 4, 9, 1, 7});
-  const Index In = 16, H = 12, B = 5, T = 9;
-  Rng rng(4);
-  BiLSTM<float> one = random_bilstm<float>(In, H, rng, LstmKernel::fast);
-  BiLSTM<float> two = one;
-  two.num_threads = 2;
-  const Tensor3<float> x = random_tensor<float>(In, B, T, rng);
-  const Tensor3<float> dout = random_tensor<float>(2 * H, B, T, rng);
-  BiLSTM<float>::Workspace ws1, ws2;
-  Tensor3<float> out1, out2, dx1, dx2;
-  zero_grad(one.params());
-  zero_grad(two.params());
-  for (int repeat = 0; repeat < 3; ++repeat) {
-    one.forward(x, lengths, out1, ws1);
-    two.forward(x, lengths, out2, ws2);
-    one.backward(x, lengths, dout, dx1, ws1);
-    two.backward(x, lengths, dout, dx2, ws2);
-  }
-  REQUIRE(out1.vec() == out2.vec());
-  REQUIRE(dx1.vec() == dx2.vec());
-  const auto p1 = one.params();
-  const auto p2 = two.params();
-  REQUIRE(p1.size() == 6);
-  for (std::size_t i = 0; i < p1.size(); ++i) {
-    INFO(p1[i]->name);
-    REQUIRE(p1[i]->grad == p2[i]->grad);
+TEST_CASE("BiLSTM on any number of threads is bit-identical to one thread") {
+  // 20 sequences of mixed lengths (a group of 8 or more per part, so 8 threads cut the batch
+  // into 4 groups per direction), one of length 1; and a batch of one sequence (the
+  // matrix-vector path).
+  std::vector<Index> mixed;
+  for (Index b = 0; b < 20; ++b) mixed.push_back(1 + (b * 7) % 13);
+  for (const SequenceLengths& lengths : {SequenceLengths(mixed), SequenceLengths({6})}) {
+    const Index In = 16, H = 40, B = lengths.batch_size(), T = lengths.max_length();
+    Rng rng(4);
+    const BiLSTM<float> reference = random_bilstm<float>(In, H, rng, LstmKernel::fast);
+    const Tensor3<float> x = random_tensor<float>(In, B, T, rng);
+    const Tensor3<float> dout = random_tensor<float>(2 * H, B, T, rng);
+    auto run = [&](int threads, Tensor3<float>& out, Tensor3<float>& dx) {
+      ExecutionContext context(threads);
+      BiLSTM<float> layer = reference;
+      zero_grad(layer.params());
+      BiLSTM<float>::Workspace ws;
+      for (int repeat = 0; repeat < 2; ++repeat) {
+        layer.forward(x, lengths, out, ws, context);
+        layer.backward(x, lengths, dout, dx, ws, context);
+      }
+      return layer;
+    };
+    Tensor3<float> out1, dx1;
+    const BiLSTM<float> one = run(1, out1, dx1);
+    for (int threads : {2, 3, 4, 8}) {
+      CAPTURE(B, threads);
+      Tensor3<float> out, dx;
+      BiLSTM<float> many = run(threads, out, dx);
+      REQUIRE(out.vec() == out1.vec());
+      REQUIRE(dx.vec() == dx1.vec());
+      const auto p1 = const_cast<BiLSTM<float>&>(one).params();
+      const auto pn = many.params();
+      REQUIRE(p1.size() == 6);
+      for (std::size_t i = 0; i < p1.size(); ++i) {
+        INFO(p1[i]->name);
+        REQUIRE(p1[i]->grad == pn[i]->grad);
+      }
+    }
   }
 }
 
@@ -209,10 +221,10 @@ TEST_CASE("BiLSTM rejects bad arguments with clear messages") {
   REQUIRE_THROWS_WITH(BiLSTM<float>(reads4, reads5),
                       Catch::StartsWith("lstmner: Bidirectional: the forward layer reads 4 "
                                         "features but the backward layer 5"));
-  // An exception on the second thread (the backward direction) reaches the caller too.
-  bilstm.num_threads = 2;
-  bilstm.forward(x, lengths, out, ws);
+  // A workspace whose direction caches no longer match the batch is refused, on any threads.
+  ExecutionContext two(2);
+  bilstm.forward(x, lengths, out, ws, two);
   ws.backward_ws.cache.lengths.clear();  // the backward direction's cache no longer matches
-  REQUIRE_THROWS_WITH(bilstm.backward(x, lengths, out, dx, ws),
-                      Catch::StartsWith("lstmner: LSTM: backward: the workspace holds no forward"));
+  REQUIRE_THROWS_WITH(bilstm.backward(x, lengths, out, dx, ws, two),
+                      Catch::Contains("the workspace holds no forward pass"));
 }

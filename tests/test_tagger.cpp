@@ -260,7 +260,7 @@ std::vector<std::vector<std::string>> plain_predict(
   TaggerNetwork<float>::Workspace ws;
   for (const auto& indices : bucket_by_length(encoded, 128)) {
     fill_batch(encoded, indices, batch);
-    tagger.network().forward(batch, ws, nullptr);
+    tagger.network().forward(batch, ws, ExecutionContext::serial(), nullptr);
     for (Index b = 0; b < batch.batch_size(); ++b) {
       const Index T = batch.lengths[b];
       Matrix<double> lp(K, T);
@@ -315,16 +315,17 @@ std::vector<std::vector<std::string>> plain_predict(
 
 }  // namespace
 
-TEST_CASE("predict gives the tags of the plain path on 1 and 2 threads, any batch splitting") {
+TEST_CASE("predict gives the tags of the plain path on 1 to 8 threads, any batch splitting") {
   const Trained& t = trained();
   std::vector<std::vector<std::string>> words = words_of(t.test);
   for (const auto& w : words_of(t.dev)) words.push_back(w);
   const auto expected = plain_predict(t.tagger, words);
   Tagger<float> tagger = t.tagger;
-  for (int threads : {1, 2}) {
+  for (int threads : {1, 2, 3, 8}) {
+    tagger.set_threads(threads);
+    CHECK(tagger.threads() == threads);
     for (std::size_t batch_size : {1, 5, 32, 128, 100000}) {
       for (double max_padding : {0.0, 0.25, 1e9}) {
-        tagger.prediction_threads = threads;
         tagger.prediction_batch_size = batch_size;
         tagger.prediction_max_padding = max_padding;
         INFO(threads << " threads, batches of " << batch_size << ", padding " << max_padding);
@@ -339,17 +340,17 @@ TEST_CASE("predict gives the tags of the plain path on 1 and 2 threads, any batc
   config.epochs = 2;
   Tagger<float> greedy = Tagger<float>::train(t.train, nullptr, config);
   const auto greedy_expected = plain_predict(greedy, words);
-  for (int threads : {1, 2}) {
-    greedy.prediction_threads = threads;
+  for (int threads : {1, 3}) {
+    greedy.set_threads(threads);
     CHECK(greedy.predict(words) == greedy_expected);
   }
 }
 
-TEST_CASE("two-thread prediction is safe to call from several threads at once") {
+TEST_CASE("multi-threaded prediction is safe to call from several threads at once") {
   const Trained& t = trained();
   Tagger<float> tagger = t.tagger;
-  tagger.prediction_threads = 2;
-  tagger.prediction_batch_size = 4;  // many batches, so both of each call's threads work
+  tagger.set_threads(3);
+  tagger.prediction_batch_size = 4;  // many batches, so every thread of a call works
   const auto words = words_of(t.test);
   const auto expected = tagger.predict(words);
   // results[thread][round]: the tags of every sentence.
@@ -406,7 +407,8 @@ TEST_CASE("bad configurations are rejected naming the field") {
   reject([](TaggerConfig& c) { c.learning_rate = std::nan(""); }, "learning_rate");
   reject([](TaggerConfig& c) { c.batch_size = 0; }, "batch_size");
   reject([](TaggerConfig& c) { c.epochs = 0; }, "epochs");
-  reject([](TaggerConfig& c) { c.threads = 0; }, "threads");
+  reject([](TaggerConfig& c) { c.threads = -1; }, "threads");
+  reject([](TaggerConfig& c) { c.threads = 1025; }, "threads");
   ConllDocument empty;
   empty.source = "empty.txt";
   CHECK_THROWS_WITH(Tagger<float>::train(empty, nullptr, quick_config()),

@@ -19,30 +19,54 @@
 /// Parameters, in slot order: the forward layer's, then the backward layer's; their names get the
 /// prefixes "forward." and "backward.".
 ///
-/// `num_threads = 2` runs the two directions on two threads (forward on the calling thread). They
-/// share nothing but read-only inputs, so the results are bit-identical to `num_threads = 1`.
-/// A Workspace may override the layer's setting for its own passes (`Workspace::num_threads`).
-/// The second thread is a persistent worker owned by the Workspace (started on first use, joined
-/// when the Workspace is destroyed), so a training step or a prediction batch pays a hand-off
-/// (parallel.hpp), not a thread creation. Since each caller brings its own
-/// Workspace, concurrent const forward calls on one layer never share a worker. Copying a
-/// Workspace copies its buffers but not its worker (the copy starts its own when it needs one).
+/// Threads: both passes take an ExecutionContext (execution_context.hpp; the default runs on the
+/// calling thread alone) and run as stages in which the two directions work side by side:
+///   forward:  1. the input projection of both directions by token columns (the backward one
+///                reversing its columns of x first), and the packing of both U;
+///             2. the recurrence of both directions by groups of sequences, each group writing
+///                its own columns of `out` — both directions and, with more threads than two,
+///                several groups of sentences at once (data-parallel over the batch);
+///   backward: 1. each direction's share of dout, by token columns, and the packing of both Uᵀ;
+///             2. the recurrences back through time, by groups of sequences;
+///             3. the weight gradients (rows of W, U) and the input gradients (token columns) of
+///                both directions;
+///             4. dx = dx_forward + reverse(dx_backward), by token columns.
+/// Every stage writes only its own columns, sequences or rows with the same arithmetic in any cut
+/// (lstm.hpp), so the results are bit-identical on any number of threads. Layers running the
+/// reference kernel take a plain path on the calling thread.
 ///
 /// `Layer` needs: `scalar_type`, a nested `Workspace`, `input_size()`, `output_size()`,
-/// `params()`, and the layer contract's forward/backward (docs/architecture.md).
+/// `params()`, the layer contract's forward/backward (docs/architecture.md), and the stages of
+/// LSTM's fast passes (lstm.hpp).
 /// Bad arguments throw std::invalid_argument starting with "lstmner: Bidirectional:".
 
+#include <lstmner/execution_context.hpp>
 #include <lstmner/lstm.hpp>
 #include <lstmner/param.hpp>
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
 
-#include <lstmner/parallel.hpp>
-
+#include <algorithm>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace lstmner {
+
+/// dst(:,c) = src(:,b,lengths[b]-1-t) for the token columns c = b + B·t in `columns` that are
+/// real, 0 at padded ones (dst already sized like src).
+template <class Scalar>
+void reverse_columns(const Tensor3<Scalar>& src, const SequenceLengths& lengths,
+                     Tensor3<Scalar>& dst, Range columns) {
+  for_each_token_column(lengths, columns, [&](Index c, Index b, Index t, bool real) {
+    auto out = dst.matrix().col(c);
+    if (real) {
+      out = src.step(lengths[b] - 1 - t).col(b);
+    } else {
+      out.setZero();
+    }
+  });
+}
 
 /// dst(:,b,t) = src(:,b,lengths[b]-1-t) at real steps, 0 at padded steps. Applying it twice gives
 /// back the real steps of `src`. `dst` must not be `src`.
@@ -52,19 +76,8 @@ void reverse_within_lengths(const Tensor3<Scalar>& src, const SequenceLengths& l
   detail::require_lazily(
       &src != &dst, [] { return "reverse_within_lengths: source and destination must differ"; });
   detail::check_batch_shape(lengths, src, [] { return "reverse_within_lengths"; });
-  const Index B = lengths.batch_size();
-  const Index T = lengths.max_length();
-  dst.resize(src.dim(0), B, T);
-  for (Index t = 0; t < T; ++t) {
-    auto out = dst.step(t);
-    for (Index b = 0; b < B; ++b) {
-      if (t < lengths[b]) {
-        out.col(b) = src.step(lengths[b] - 1 - t).col(b);
-      } else {
-        out.col(b).setZero();
-      }
-    }
-  }
+  dst.resize(src.dim(0), lengths.batch_size(), lengths.max_length());
+  reverse_columns(src, lengths, dst, Range{0, lengths.batch_size() * lengths.max_length()});
 }
 
 template <class Layer>
@@ -82,19 +95,20 @@ class Bidirectional {
     Tensor3<Scalar> dh_forward;   ///< (Hf,B,T)
     Tensor3<Scalar> dh_reversed;  ///< (Hb,B,T) in reversed time
     Tensor3<Scalar> dx_reversed;  ///< (In,B,T) in reversed time
-    detail::WorkerSlot worker;    ///< runs the backward direction when num_threads >= 2
-    /// Overrides the layer's num_threads for passes with this workspace when >= 1. A caller that
-    /// already keeps every core busy (data-parallel prediction) sets 1.
-    int num_threads = 0;
-    /// When set, passes with this workspace run on that slot's worker instead of `worker`: a
-    /// network hands every one of its stages to one thread, which then stays warm.
-    detail::WorkerSlot* shared_worker = nullptr;
+    /// One set of GEMM packing buffers per part of a parallel stage (kept between passes).
+    std::vector<kernels::gemm::GemmWorkspace<Scalar>> part_gemm;
+
+    kernels::gemm::GemmWorkspace<Scalar>& gemm(int part) {
+      return part_gemm[static_cast<std::size_t>(part)];
+    }
+    void reserve_parts(int parts) {
+      if (part_gemm.size() < static_cast<std::size_t>(parts))
+        part_gemm.resize(static_cast<std::size_t>(parts));
+    }
   };
 
   Layer forward_layer;
   Layer backward_layer;
-  /// 1: the two directions run one after the other; 2: concurrently, on two threads.
-  int num_threads = 1;
 
   /// An empty layer; assign a constructed one before use.
   Bidirectional() = default;
@@ -118,56 +132,71 @@ class Bidirectional {
   }
 
   void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& out,
-               Workspace& ws) const {
+               Workspace& ws, ExecutionContext& context = ExecutionContext::serial()) const {
     check_input(x, lengths, "forward");
     detail::require_lazily(
         &out != &x, [] { return "Bidirectional: forward: out must not be the same tensor as x"; });
-    const Index Hf = forward_layer.output_size();
-    const Index Hb = backward_layer.output_size();
-    out.resize(Hf + Hb, lengths.batch_size(), lengths.max_length());
-    // Each direction also does its own share of the data movement: the backward one reverses its
-    // input, each writes its own rows of `out`.
-    run_both(
-        ws,
-        [&] {
-          forward_layer.forward(x, lengths, ws.h_forward, ws.forward_ws);
-          for_each_token_column(lengths, Part{}, [&](Index, Index b, Index t, bool real) {
-            auto rows = out.step(t).col(b).head(Hf);
-            if (real) {
-              rows = ws.h_forward.step(t).col(b);
-            } else {
-              rows.setZero();
-            }
-          });
-        },
-        [&] {
-          reverse_within_lengths(x, lengths, ws.x_reversed);
-          backward_layer.forward(ws.x_reversed, lengths, ws.h_reversed, ws.backward_ws);
-          for_each_token_column(lengths, Part{}, [&](Index, Index b, Index t, bool real) {
-            auto rows = out.step(t).col(b).tail(Hb);
-            if (real) {
-              rows = ws.h_reversed.step(lengths[b] - 1 - t).col(b);
-            } else {
-              rows.setZero();
-            }
-          });
-        });
+    const Index B = lengths.batch_size(), T = lengths.max_length(), N = B * T;
+    out.resize(output_size(), B, T);
+    if (!fast()) {
+      forward_plain(x, lengths, out, ws);
+      return;
+    }
+    forward_layer.forward_prepare(lengths, ws.h_forward, ws.forward_ws);
+    backward_layer.forward_prepare(lengths, ws.h_reversed, ws.backward_ws);
+    ws.x_reversed.resize(x.shape());
+    const int column_parts = context.parts_for(N, Layer::columns_per_part);
+    ws.reserve_parts(2 * column_parts);
+    context.run_kinds({column_parts, column_parts, 1, 1}, [&](int kind, Part part) {
+      const Range columns = Range{0, N}.share(part);
+      switch (kind) {
+        case 0:
+          forward_layer.forward_project(x, ws.forward_ws, columns, ws.gemm(part.index));
+          break;
+        case 1:
+          reverse_columns(x, lengths, ws.x_reversed, columns);
+          backward_layer.forward_project(ws.x_reversed, ws.backward_ws, columns,
+                                         ws.gemm(column_parts + part.index));
+          break;
+        case 2:
+          forward_layer.forward_pack(lengths, ws.forward_ws);
+          break;
+        default:
+          backward_layer.forward_pack(lengths, ws.backward_ws);
+          break;
+      }
+    });
+    const int groups = context.parts_per_copy(B, Layer::sequences_per_part, 2);
+    context.run_kinds({groups, groups}, [&](int kind, Part part) {
+      const Range sequences = Range{0, B}.share(part);
+      if (kind == 0) {
+        forward_layer.forward_sequences(lengths, ws.h_forward, ws.forward_ws, sequences);
+        write_forward_rows(lengths, ws, out, sequences);
+      } else {
+        backward_layer.forward_sequences(lengths, ws.h_reversed, ws.backward_ws, sequences);
+        write_backward_rows(lengths, ws, out, sequences);
+      }
+    });
   }
 
   void backward(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
-                const Tensor3<Scalar>& dout, Tensor3<Scalar>& dx, Workspace& ws) {
+                const Tensor3<Scalar>& dout, Tensor3<Scalar>& dx, Workspace& ws,
+                ExecutionContext& context = ExecutionContext::serial()) {
     check_input(x, lengths, "backward");
     const Index Hf = forward_layer.output_size();
     const Index Hb = backward_layer.output_size();
     const Index B = lengths.batch_size();
     const Index T = lengths.max_length();
+    const Index N = B * T;
     detail::require_lazily(dout.dim(0) == Hf + Hb && dout.dim(1) == B && dout.dim(2) == T, [&] {
       return "Bidirectional: backward: output gradient has shape " + shape_string(dout.shape()) +
              ", expected (" + std::to_string(Hf + Hb) + ", " + std::to_string(B) + ", " +
              std::to_string(T) + ")";
     });
     detail::require_lazily(
-        ws.x_reversed.dim(0) == x.dim(0) && ws.x_reversed.dim(1) == B && ws.x_reversed.dim(2) == T,
+        ws.x_reversed.dim(0) == x.dim(0) && ws.x_reversed.dim(1) == B &&
+            ws.x_reversed.dim(2) == T && forward_layer.holds_forward_of(ws.forward_ws, lengths) &&
+            backward_layer.holds_forward_of(ws.backward_ws, lengths),
         [] {
           return "Bidirectional: backward: the workspace holds no forward pass over this batch "
                  "(call forward with the same input, lengths and workspace first)";
@@ -178,64 +207,152 @@ class Bidirectional {
 
     ws.dh_forward.resize(Hf, B, T);
     ws.dh_reversed.resize(Hb, B, T);
-    // Each direction takes its own rows of dout (padded steps receive no gradient, whatever dout
-    // holds there).
-    run_both(
-        ws,
-        [&] {
-          for_each_token_column(lengths, Part{}, [&](Index, Index b, Index t, bool real) {
-            auto dh = ws.dh_forward.step(t).col(b);
-            if (real) {
-              dh = dout.step(t).col(b).head(Hf);
-            } else {
-              dh.setZero();
-            }
-          });
-          forward_layer.backward(x, lengths, ws.dh_forward, dx, ws.forward_ws);
-        },
-        [&] {
-          for_each_token_column(lengths, Part{}, [&](Index, Index b, Index t, bool real) {
-            if (real) {
-              ws.dh_reversed.step(lengths[b] - 1 - t).col(b) = dout.step(t).col(b).tail(Hb);
-            } else {
-              ws.dh_reversed.step(t).col(b).setZero();
-            }
-          });
-          backward_layer.backward(ws.x_reversed, lengths, ws.dh_reversed, ws.dx_reversed,
-                                  ws.backward_ws);
-        });
-
-    // dx already holds the forward direction's gradient (0 at padded steps); add the other one,
-    // half of the token columns on each thread.
-    auto add_reversed = [&](Part part) {
-      for_each_token_column(lengths, part, [&](Index, Index b, Index t, bool real) {
-        if (real) dx.step(t).col(b) += ws.dx_reversed.step(lengths[b] - 1 - t).col(b);
-      });
-    };
-    detail::run_parts(worker_slot(ws), concurrent(ws), add_reversed);
+    if (!fast()) {
+      backward_plain(x, lengths, dout, dx, ws);
+      return;
+    }
+    forward_layer.backward_prepare(lengths, dx, ws.forward_ws);
+    backward_layer.backward_prepare(lengths, ws.dx_reversed, ws.backward_ws);
+    const int column_parts = context.parts_for(N, Layer::columns_per_part);
+    // 1. Each direction's rows of dout (padded steps receive no gradient, whatever dout holds
+    //    there), and the packing of both Uᵀ.
+    context.run_kinds({column_parts, 1, 1}, [&](int kind, Part part) {
+      if (kind == 0) {
+        split_output_gradient(lengths, dout, ws, Range{0, N}.share(part));
+      } else if (kind == 1) {
+        forward_layer.backward_pack(lengths, ws.forward_ws);
+      } else {
+        backward_layer.backward_pack(lengths, ws.backward_ws);
+      }
+    });
+    // 2. The recurrences back through time.
+    const int groups = context.parts_per_copy(B, Layer::sequences_per_part, 2);
+    context.run_kinds({groups, groups}, [&](int kind, Part part) {
+      const Range sequences = Range{0, B}.share(part);
+      if (kind == 0) {
+        forward_layer.backward_sequences(lengths, ws.dh_forward, ws.forward_ws, sequences);
+      } else {
+        backward_layer.backward_sequences(lengths, ws.dh_reversed, ws.backward_ws, sequences);
+      }
+    });
+    // 3. The products over all steps: weight gradients by rows, input gradients by columns.
+    const Index tiles_f = forward_layer.row_tiles(), tiles_b = backward_layer.row_tiles();
+    const int row_parts = context.parts_per_copy(std::max(tiles_f, tiles_b), 1, 2);
+    ws.reserve_parts(2 * row_parts + 2 * column_parts);
+    context.run_kinds({row_parts, row_parts, column_parts, column_parts}, [&](int kind, Part part) {
+      switch (kind) {
+        case 0:
+          forward_layer.backward_weights(x, ws.forward_ws,
+                                         forward_layer.tile_rows(Range{0, tiles_f}.share(part)),
+                                         ws.gemm(part.index));
+          break;
+        case 1:
+          backward_layer.backward_weights(ws.x_reversed, ws.backward_ws,
+                                          backward_layer.tile_rows(Range{0, tiles_b}.share(part)),
+                                          ws.gemm(row_parts + part.index));
+          break;
+        case 2:
+          forward_layer.backward_inputs(ws.forward_ws, dx, Range{0, N}.share(part),
+                                        ws.gemm(2 * row_parts + part.index));
+          break;
+        default:
+          backward_layer.backward_inputs(ws.backward_ws, ws.dx_reversed, Range{0, N}.share(part),
+                                         ws.gemm(2 * row_parts + column_parts + part.index));
+          break;
+      }
+    });
+    // 4. dx (the forward direction's, 0 at padded steps) += the backward one's, in natural time.
+    context.for_ranges(N, Layer::columns_per_part, [&](Range columns) {
+      add_reversed_input_gradient(lengths, ws, dx, columns);
+    });
   }
 
  private:
+  bool fast() const {
+    return forward_layer.kernel == LstmKernel::fast && backward_layer.kernel == LstmKernel::fast;
+  }
+
+  /// out's forward rows for `sequences`: the forward layer's output (0 at padded steps).
+  void write_forward_rows(const SequenceLengths& lengths, const Workspace& ws, Tensor3<Scalar>& out,
+                          Range sequences) const {
+    const Index Hf = forward_layer.output_size();
+    for (Index t = 0; t < lengths.max_length(); ++t)
+      for (Index b = sequences.first; b < sequences.last; ++b) {
+        auto rows = out.step(t).col(b).head(Hf);
+        if (t < lengths[b]) {
+          rows = ws.h_forward.step(t).col(b);
+        } else {
+          rows.setZero();
+        }
+      }
+  }
+
+  /// out's backward rows for `sequences`: the backward layer's output, back in natural time.
+  void write_backward_rows(const SequenceLengths& lengths, const Workspace& ws,
+                           Tensor3<Scalar>& out, Range sequences) const {
+    const Index Hb = backward_layer.output_size();
+    for (Index t = 0; t < lengths.max_length(); ++t)
+      for (Index b = sequences.first; b < sequences.last; ++b) {
+        auto rows = out.step(t).col(b).tail(Hb);
+        if (t < lengths[b]) {
+          rows = ws.h_reversed.step(lengths[b] - 1 - t).col(b);
+        } else {
+          rows.setZero();
+        }
+      }
+  }
+
+  /// The columns `columns` of each direction's output gradient: dout's forward rows as they are,
+  /// its backward rows reversed in time; 0 at padded steps.
+  void split_output_gradient(const SequenceLengths& lengths, const Tensor3<Scalar>& dout,
+                             Workspace& ws, Range columns) const {
+    const Index Hf = forward_layer.output_size(), Hb = backward_layer.output_size();
+    for_each_token_column(lengths, columns, [&](Index c, Index b, Index t, bool real) {
+      auto dh = ws.dh_forward.matrix().col(c);
+      auto dh_reversed = ws.dh_reversed.matrix().col(c);
+      if (real) {
+        dh = dout.matrix().col(c).head(Hf);
+        dh_reversed = dout.step(lengths[b] - 1 - t).col(b).tail(Hb);
+      } else {
+        dh.setZero();
+        dh_reversed.setZero();
+      }
+    });
+  }
+
+  /// dx(:,c) += dx_reversed(:, b, lengths[b]-1-t) for the real columns among `columns`.
+  void add_reversed_input_gradient(const SequenceLengths& lengths, const Workspace& ws,
+                                   Tensor3<Scalar>& dx, Range columns) const {
+    for_each_token_column(lengths, columns, [&](Index c, Index b, Index t, bool real) {
+      if (real) dx.matrix().col(c) += ws.dx_reversed.step(lengths[b] - 1 - t).col(b);
+    });
+  }
+
+  /// The whole forward pass on the calling thread through the layers' own passes (any kernel).
+  void forward_plain(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& out,
+                     Workspace& ws) const {
+    const Range all{0, lengths.batch_size()};
+    forward_layer.forward(x, lengths, ws.h_forward, ws.forward_ws);
+    reverse_within_lengths(x, lengths, ws.x_reversed);
+    backward_layer.forward(ws.x_reversed, lengths, ws.h_reversed, ws.backward_ws);
+    write_forward_rows(lengths, ws, out, all);
+    write_backward_rows(lengths, ws, out, all);
+  }
+
+  /// The whole backward pass on the calling thread through the layers' own passes.
+  void backward_plain(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
+                      const Tensor3<Scalar>& dout, Tensor3<Scalar>& dx, Workspace& ws) {
+    const Range columns{0, lengths.batch_size() * lengths.max_length()};
+    split_output_gradient(lengths, dout, ws, columns);
+    forward_layer.backward(x, lengths, ws.dh_forward, dx, ws.forward_ws);
+    backward_layer.backward(ws.x_reversed, lengths, ws.dh_reversed, ws.dx_reversed, ws.backward_ws);
+    add_reversed_input_gradient(lengths, ws, dx, columns);
+  }
+
   void check_input(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
                    const char* pass) const {
     detail::check_sequence_input("Bidirectional", pass, output_size() >= 1, "layers", input_size(),
                                  x, lengths);
-  }
-
-  /// Runs both directions, concurrently when num_threads >= 2 (the backward one on the
-  /// workspace's persistent worker).
-  template <class ForwardJob, class BackwardJob>
-  void run_both(Workspace& ws, ForwardJob&& forward_job, BackwardJob&& backward_job) const {
-    detail::run_pair(worker_slot(ws), concurrent(ws), forward_job, backward_job);
-  }
-
-  static detail::WorkerSlot& worker_slot(Workspace& ws) {
-    return ws.shared_worker != nullptr ? *ws.shared_worker : ws.worker;
-  }
-
-  /// Whether passes with `ws` use two threads: the workspace's override, else the layer's setting.
-  bool concurrent(const Workspace& ws) const {
-    return (ws.num_threads >= 1 ? ws.num_threads : num_threads) >= 2;
   }
 };
 

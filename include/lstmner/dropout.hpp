@@ -12,16 +12,18 @@
 ///             padded steps, so padded outputs and padded input gradients are exactly 0.
 ///   backward: dy → dx = dy ⊙ mask, from the Workspace of the matching forward.
 ///
-/// The sequence passes can also be cut into Parts (parallel.hpp) of the token columns that threads
-/// run side by side, each part drawing its mask from its own Rng: resize_for(x, y, ws) once, then
-/// forward_part(x, lengths, y, rng_of_part, ws, part) for every part; backward_part likewise.
-/// Part{} (the whole) with one Rng draws exactly the mask of the plain forward.
+/// The sequence passes can also be cut into ranges of token columns (parts.hpp) that threads run
+/// side by side: resize_for(x, y, ws) once, then forward_columns(x, lengths, y, seed, ws, columns)
+/// for every range; backward_columns likewise. The mask of token column c is drawn from a small
+/// generator seeded by (seed, c) alone (counter-based, like Philox in the GPU frameworks), so it
+/// is the same however the columns are cut and on however many threads; the plain sequence
+/// forward takes its seed from the Rng (one draw).
 ///
 /// The layer holds only its rate; it is const in both passes, so threads may share one layer,
 /// each with its own Rng and Workspace. The mask depends only on the Rng's state and x's size:
 /// the same seed gives the same mask.
 
-#include <lstmner/parallel.hpp>
+#include <lstmner/parts.hpp>
 #include <lstmner/random.hpp>
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
@@ -64,36 +66,43 @@ class Dropout {
     }
   }
 
-  /// A sequence batch (F,B,T): as above, with the mask zeroed at padded steps.
+  /// A sequence batch (F,B,T): as above, with the mask zeroed at padded steps (drawn as
+  /// forward_columns draws it, from a seed taken from `rng`).
   void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& y,
                Rng& rng, Workspace& ws) const {
     lengths.check(x, "Dropout: forward: x");
     resize_for(x, y, ws);
-    forward_part(x, lengths, y, rng, ws, Part{});
+    const std::uint64_t seed = rate_ == 0.0 ? 0 : rng.next();
+    forward_columns(x, lengths, y, seed, ws, Range{0, x.dim(1) * x.dim(2)});
   }
 
-  /// Sizes y and the mask for a sequence forward over x (before the parts run).
+  /// Sizes y and the mask for a sequence forward over x (before the ranges run).
   void resize_for(const Tensor3<Scalar>& x, Tensor3<Scalar>& y, Workspace& ws) const {
     ws.identity = rate_ == 0.0;
     ws.mask.resize(ws.identity ? 0 : x.size());
     y.resize(x.shape());
   }
 
-  /// `part` of the token columns of the sequence forward (after resize_for), its mask drawn from
-  /// `rng`.
-  void forward_part(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& y,
-                    Rng& rng, Workspace& ws, Part part) const {
+  /// The token `columns` of the sequence forward (after resize_for), with the masks of `seed`.
+  void forward_columns(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& y,
+                       std::uint64_t seed, Workspace& ws, Range columns) const {
     const Index features = x.dim(0);
-    const auto [begin, count] = part_elements(features, lengths, part);
+    const Index begin = columns.first * features, count = columns.size() * features;
     auto y_part = ArrayMap<Scalar>(y.data() + begin, count);
     const auto x_part = ConstArrayMap<Scalar>(x.data() + begin, count);
     if (ws.identity) {
       y_part = x_part;
-      zero_padded_columns(lengths, part, y.data(), features);
+      zero_padded_columns(lengths, columns, y.data(), features);
       return;
     }
-    draw_mask(ws.mask.data() + begin, count, rng);
-    zero_padded_columns(lengths, part, ws.mask.data(), features);  // padding: 0 in y and in dx
+    for_each_token_column(lengths, columns, [&](Index c, Index, Index, bool real) {
+      Scalar* mask = ws.mask.data() + c * features;
+      if (real) {
+        draw_column_mask(mask, features, seed, c);
+      } else {  // padding: 0 in y and in dx
+        VectorMap<Scalar>(mask, features).setZero();
+      }
+    });
     y_part = x_part * ConstArrayMap<Scalar>(ws.mask.data() + begin, count);
   }
 
@@ -116,19 +125,19 @@ class Dropout {
     lengths.check(dy, "Dropout: backward: dy");
     check_mask(dy.size(), ws);
     dx.resize(dy.shape());
-    backward_part(dy, lengths, dx, ws, Part{});
+    backward_columns(dy, lengths, dx, ws, Range{0, dy.dim(1) * dy.dim(2)});
   }
 
-  /// `part` of the token columns of the sequence backward (dx already sized like dy).
-  void backward_part(const Tensor3<Scalar>& dy, const SequenceLengths& lengths, Tensor3<Scalar>& dx,
-                     const Workspace& ws, Part part) const {
+  /// The token `columns` of the sequence backward (dx already sized like dy).
+  void backward_columns(const Tensor3<Scalar>& dy, const SequenceLengths& lengths,
+                        Tensor3<Scalar>& dx, const Workspace& ws, Range columns) const {
     const Index features = dy.dim(0);
-    const auto [begin, count] = part_elements(features, lengths, part);
+    const Index begin = columns.first * features, count = columns.size() * features;
     auto dx_part = ArrayMap<Scalar>(dx.data() + begin, count);
     const auto dy_part = ConstArrayMap<Scalar>(dy.data() + begin, count);
     if (ws.identity) {
       dx_part = dy_part;
-      zero_padded_columns(lengths, part, dx.data(), features);
+      zero_padded_columns(lengths, columns, dx.data(), features);
     } else {
       dx_part = dy_part * ConstArrayMap<Scalar>(ws.mask.data() + begin, count);
     }
@@ -143,21 +152,33 @@ class Dropout {
   }
 
  private:
-  /// The storage range (first element, element count) of `part` of the token columns of a
-  /// (features, B, T) tensor: whole columns, so a part's elements are contiguous.
-  static std::pair<Index, Index> part_elements(Index features, const SequenceLengths& lengths,
-                                               Part part) {
-    const Index columns = lengths.batch_size() * lengths.max_length();
-    const Index first = part.first(columns), last = part.last(columns);
-    return {first * features, (last - first) * features};
-  }
-
-  /// Zeroes the padded columns among `part` of a (features x B·T) column-major buffer.
-  static void zero_padded_columns(const SequenceLengths& lengths, Part part, Scalar* data,
+  /// Zeroes the padded columns among `columns` of a (features x B·T) column-major buffer.
+  static void zero_padded_columns(const SequenceLengths& lengths, Range columns, Scalar* data,
                                   Index features) {
-    for_each_token_column(lengths, part, [&](Index c, Index, Index, bool real) {
+    for_each_token_column(lengths, columns, [&](Index c, Index, Index, bool real) {
       if (!real) VectorMap<Scalar>(data + c * features, features).setZero();
     });
+  }
+
+  /// splitmix64's output function: a bijective mix of all 64 bits.
+  static std::uint64_t mix(std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+
+  /// The mask of token column `column` under `seed`: splitmix64 (Steele et al. 2014) started at
+  /// a state mixed from both, one 64-bit draw per two features.
+  void draw_column_mask(Scalar* mask, Index n, std::uint64_t seed, Index column) const {
+    std::uint64_t state = mix(seed ^ mix(static_cast<std::uint64_t>(column) + 1));
+    const auto threshold = static_cast<std::uint64_t>(std::ldexp(rate_, 32));
+    const Scalar factor[2] = {Scalar(0), static_cast<Scalar>(1.0 / (1.0 - rate_))};
+    for (Index i = 0; i < n; i += 2) {
+      state += 0x9E3779B97F4A7C15ull;
+      const std::uint64_t draw = mix(state);
+      mask[i] = factor[(draw & 0xFFFFFFFFu) >= threshold];
+      if (i + 1 < n) mask[i + 1] = factor[(draw >> 32) >= threshold];
+    }
   }
 
   void draw_mask(Index n, Rng& rng, Workspace& ws) const {

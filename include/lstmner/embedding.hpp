@@ -14,17 +14,18 @@
 ///             and the ids used are merged into table.touched_columns. Padded steps of d_out are
 ///             ignored.
 ///
-/// Both passes can also be cut into Parts (parallel.hpp) that threads run side by side:
-/// forward_part writes a share of the token columns (into any E-row block, e.g. the top rows of a
-/// stacked feature matrix), backward_rows adds a share of the table's rows, so no two parts ever
-/// write the same element and the result does not depend on the thread count.
+/// Both passes can also be cut into ranges (parts.hpp) that threads run side by side:
+/// forward_columns writes a range of the token columns (into any E-row block, e.g. some rows of
+/// a stacked feature matrix), backward_rows adds into a range of the table's rows (each element
+/// summing the batch's tokens in the same order), so no two ranges ever write the same element
+/// and the result does not depend on the cut or the thread count.
 ///
 /// Forward caches nothing (backward needs only the ids, which the caller keeps), so neither pass
 /// takes a Workspace. A frozen table (`set_frozen(true)`, e.g. fixed pretrained vectors) gets no
 /// gradient: backward checks its arguments and returns, and its touched list stays empty.
 
-#include <lstmner/parallel.hpp>
 #include <lstmner/param.hpp>
+#include <lstmner/parts.hpp>
 #include <lstmner/random.hpp>
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
@@ -111,15 +112,15 @@ class Embedding {
                Tensor3<Scalar>& out) const {
     check_ids(ids, lengths, "forward");
     out.resize(dim(), lengths.batch_size(), lengths.max_length());
-    forward_part(ids, lengths, out.matrix(), Part{});
+    forward_columns(ids, lengths, out.matrix(), Range{0, out.dim(1) * out.dim(2)});
   }
 
-  /// `part` of the token columns of forward's output, written into `out` (E rows, B·T columns,
-  /// column b + B·t for step t of sequence b); the caller has checked the ids (check_ids).
+  /// The token `columns` of forward's output, written into `out` (E rows, B·T columns, column
+  /// b + B·t for step t of sequence b); the caller has checked the ids (check_ids).
   template <class Out>
-  void forward_part(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths, Out&& out,
-                    Part part) const {
-    for_each_token_column(lengths, part, [&](Index c, Index b, Index t, bool real) {
+  void forward_columns(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths, Out&& out,
+                       Range columns) const {
+    for_each_token_column(lengths, columns, [&](Index c, Index b, Index t, bool real) {
       if (real) {
         out.col(c) = table.value.col(ids(b, t));
       } else {
@@ -140,21 +141,21 @@ class Embedding {
                          " (the embedding dimension)");
     }
     check_grad("backward");
-    backward_rows(ids, lengths, d_out.matrix(), Part{});
+    backward_rows(ids, lengths, d_out.matrix(), Range{0, dim()});
     record_touched(ids, lengths);
   }
 
-  /// backward cut into parts: backward_rows adds `part` of the table's rows (d_out: any E x B·T
+  /// backward cut into ranges: backward_rows adds into the table's `rows` (d_out: any E x B·T
   /// matrix expression, read only at real steps); record_touched, once per batch, merges the
   /// batch's ids into table.touched_columns. The caller checks the arguments (check_ids,
   /// check_grad) first.
   template <class DOut>
   void backward_rows(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,
-                     const Eigen::MatrixBase<DOut>& d_out, Part part) {
-    if (table.frozen) return;
+                     const Eigen::MatrixBase<DOut>& d_out, Range row_range) {
+    if (table.frozen || row_range.size() <= 0) return;
     const Index batch = lengths.batch_size();
-    const Index first = part.first(dim());
-    const Index rows = part.last(dim()) - first;
+    const Index first = row_range.first;
+    const Index rows = row_range.size();
     for (Index t = 0; t < lengths.max_length(); ++t)
       for (Index b = 0; b < batch; ++b) {
         if (!lengths.active(t, b)) continue;

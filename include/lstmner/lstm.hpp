@@ -24,8 +24,17 @@
 /// `LstmKernel::reference` (the plain one, for tests and as a readable specification). Both fill
 /// the same cache, so either backward can follow either forward.
 ///
+/// Threads: both passes take an ExecutionContext (execution_context.hpp; the default runs on the
+/// calling thread alone). The fast passes run as stages — the input projection by token columns
+/// (with the packing of U beside it), the recurrence by groups of sequences, the weight gradients
+/// by rows of W and U and the input gradient by token columns — and a column's (or a row's)
+/// arithmetic is the same in every cut, so the results are bit-identical on any number of
+/// threads. The stages are public too, for layers that run several LSTMs in the same stages
+/// (bidirectional.hpp). The reference kernel always runs on the calling thread.
+///
 /// Bad arguments throw std::invalid_argument starting with "lstmner: LSTM:".
 
+#include <lstmner/execution_context.hpp>
 #include <lstmner/kernels/lstm_fast.hpp>
 #include <lstmner/kernels/lstm_reference.hpp>
 #include <lstmner/param.hpp>
@@ -33,7 +42,9 @@
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 namespace lstmner {
 
@@ -51,7 +62,28 @@ class LSTM {
   /// Everything a forward pass leaves for backward. Owned by the caller: one per thread.
   struct Workspace {
     kernels::LstmCache<Scalar> cache;
+    /// One set of GEMM packing buffers per part of a parallel stage (kept between passes).
+    std::vector<kernels::gemm::GemmWorkspace<Scalar>> part_gemm;
+
+    kernels::gemm::GemmWorkspace<Scalar>& gemm(int part) {
+      return part_gemm[static_cast<std::size_t>(part)];
+    }
+    /// Makes room for `parts` parts' GEMM buffers (before a stage runs).
+    void reserve_parts(int parts) {
+      if (part_gemm.size() < static_cast<std::size_t>(parts))
+        part_gemm.resize(static_cast<std::size_t>(parts));
+    }
   };
+
+  /// Token columns per part of the input projection and the input gradient, at least: a part is
+  /// then a product of a few MFLOP, far above the cost of handing it to a thread.
+  static constexpr Index columns_per_part = 32;
+  /// Sequences per part of the recurrence, at least: the per-step products of fewer columns run
+  /// far below the micro-kernel's rate (docs/performance.md has the measurements).
+  static constexpr Index sequences_per_part = 8;
+  /// Gate rows per item of the weight-gradient stage: one register tile of the GEMM (mr packets).
+  static constexpr Index rows_per_tile =
+      kernels::gemm::Blocking<Scalar>::mr * kernels::gemm::Blocking<Scalar>::P;
 
   Param<Scalar> W;  ///< [4H x In] input weights
   Param<Scalar> U;  ///< [4H x H] recurrent weights
@@ -84,19 +116,32 @@ class LSTM {
   ParamList<Scalar> params() { return {&W, &U, &b}; }
 
   void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& h,
-               Workspace& ws) const {
+               Workspace& ws, ExecutionContext& context = ExecutionContext::serial()) const {
     check_input(x, lengths, "forward");
     detail::require_lazily(&h != &x,
                            [] { return "LSTM: forward: h must not be the same tensor as x"; });
     if (kernel == LstmKernel::reference) {
       kernels::lstm_forward_reference(W.value, U.value, b.value, x, lengths, h, ws.cache);
-    } else {
-      kernels::lstm_forward_fast(W.value, U.value, b.value, x, lengths, h, ws.cache);
+      return;
     }
+    forward_prepare(lengths, h, ws);
+    const Index columns = lengths.batch_size() * lengths.max_length();
+    const int column_parts = context.parts_for(columns, columns_per_part);
+    ws.reserve_parts(column_parts);
+    context.run_kinds({column_parts, 1}, [&](int kind, Part part) {
+      if (kind == 0) {
+        forward_project(x, ws, Range{0, columns}.share(part), ws.gemm(part.index));
+      } else {
+        forward_pack(lengths, ws);
+      }
+    });
+    context.for_ranges(lengths.batch_size(), sequences_per_part,
+                       [&](Range sequences) { forward_sequences(lengths, h, ws, sequences); });
   }
 
   void backward(const Tensor3<Scalar>& x, const SequenceLengths& lengths, const Tensor3<Scalar>& dh,
-                Tensor3<Scalar>& dx, Workspace& ws) {
+                Tensor3<Scalar>& dx, Workspace& ws,
+                ExecutionContext& context = ExecutionContext::serial()) {
     check_input(x, lengths, "backward");
     const Index H = hidden_size();
     detail::require_lazily(
@@ -115,10 +160,82 @@ class LSTM {
     if (kernel == LstmKernel::reference) {
       kernels::lstm_backward_reference(W.value, U.value, x, lengths, dh, dx, W.grad, U.grad, b.grad,
                                        ws.cache);
-    } else {
-      kernels::lstm_backward_fast(W.value, U.value, x, lengths, dh, dx, W.grad, U.grad, b.grad,
-                                  ws.cache);
+      return;
     }
+    backward_prepare(lengths, dx, ws);
+    backward_pack(lengths, ws);
+    context.for_ranges(lengths.batch_size(), sequences_per_part,
+                       [&](Range sequences) { backward_sequences(lengths, dh, ws, sequences); });
+    const Index columns = lengths.batch_size() * lengths.max_length();
+    const int row_parts = context.parts_for(row_tiles(), 1);
+    const int column_parts = context.parts_for(columns, columns_per_part);
+    ws.reserve_parts(row_parts + column_parts);
+    context.run_kinds({row_parts, column_parts}, [&](int kind, Part part) {
+      if (kind == 0) {
+        backward_weights(x, ws, tile_rows(Range{0, row_tiles()}.share(part)), ws.gemm(part.index));
+      } else {
+        backward_inputs(ws, dx, Range{0, columns}.share(part), ws.gemm(row_parts + part.index));
+      }
+    });
+  }
+
+  // ---- the stages of the fast passes (kernels/lstm_fast.hpp), in the order a pass runs them;
+  // arguments are assumed checked by the caller.
+
+  /// Sizes the cache and h (one thread, before the other forward stages).
+  void forward_prepare(const SequenceLengths& lengths, Tensor3<Scalar>& h, Workspace& ws) const {
+    kernels::lstm_forward_prepare(hidden_size(), lengths, h, ws.cache);
+  }
+  /// W·x + b for `columns` of the batch.
+  void forward_project(const Tensor3<Scalar>& x, Workspace& ws, Range columns,
+                       kernels::gemm::GemmWorkspace<Scalar>& gemm) const {
+    kernels::lstm_project_inputs(W.value, b.value, x, ws.cache, columns, gemm);
+  }
+  /// Packs U (beside forward_project, before forward_sequences).
+  void forward_pack(const SequenceLengths& lengths, Workspace& ws) const {
+    kernels::lstm_pack_forward(U.value, lengths, ws.cache);
+  }
+  /// The recurrence of `sequences`, after the projection of their columns and the packing.
+  void forward_sequences(const SequenceLengths& lengths, Tensor3<Scalar>& h, Workspace& ws,
+                         Range sequences) const {
+    kernels::lstm_forward_sequences(U.value, lengths, h, ws.cache, sequences);
+  }
+  /// Sizes the backward scratch and dx (one thread, first).
+  void backward_prepare(const SequenceLengths& lengths, Tensor3<Scalar>& dx, Workspace& ws) const {
+    kernels::lstm_backward_prepare(hidden_size(), input_size(), lengths, dx, ws.cache);
+  }
+  /// Packs Uᵀ (before backward_sequences).
+  void backward_pack(const SequenceLengths& lengths, Workspace& ws) const {
+    kernels::lstm_pack_backward(U.value, lengths, ws.cache);
+  }
+  /// The recurrence back through time of `sequences` (δZ of their columns).
+  void backward_sequences(const SequenceLengths& lengths, const Tensor3<Scalar>& dh, Workspace& ws,
+                          Range sequences) const {
+    kernels::lstm_backward_sequences(U.value, lengths, dh, ws.cache, sequences);
+  }
+  /// dW, dU, db for the gate `rows`, after every sequence's backward recurrence.
+  void backward_weights(const Tensor3<Scalar>& x, Workspace& ws, Range rows,
+                        kernels::gemm::GemmWorkspace<Scalar>& gemm) {
+    kernels::lstm_weight_gradients(x, ws.cache, W.grad, U.grad, b.grad, rows, gemm);
+  }
+  /// dx for `columns`, after every sequence's backward recurrence.
+  void backward_inputs(Workspace& ws, Tensor3<Scalar>& dx, Range columns,
+                       kernels::gemm::GemmWorkspace<Scalar>& gemm) const {
+    kernels::lstm_input_gradient(W.value, ws.cache, dx, columns, gemm);
+  }
+
+  /// Whether `ws` holds a forward pass of this layer over `lengths` (what backward needs).
+  bool holds_forward_of(const Workspace& ws, const SequenceLengths& lengths) const {
+    return ws.cache.holds_forward_of(hidden_size(), lengths);
+  }
+
+  /// The 4H gate rows in tiles of rows_per_tile (the items of the weight-gradient stage).
+  Index row_tiles() const { return (4 * hidden_size() + rows_per_tile - 1) / rows_per_tile; }
+  /// The gate rows of the tiles `tiles`.
+  Range tile_rows(Range tiles) const {
+    const Index rows = 4 * hidden_size();
+    return {std::min(rows, tiles.first * rows_per_tile),
+            std::min(rows, tiles.last * rows_per_tile)};
   }
 
  private:

@@ -3,38 +3,38 @@
 /// The tagger's layer stack: word and casing embeddings → dropout → BiLSTM → dropout →
 /// softmax-dense. It maps a `Batch` of ids to per-token tag scores and back-propagates the loss.
 ///
-///   forward(batch, ws, rng):   ids (B,T) → ws.scores (K,B,T). With `rng` (training) dropout is
-///                              applied; without it (inference) the pass is deterministic and
-///                              const, so threads may share one network, each with a Workspace.
-///   loss_backward(batch, scale, ws):  after a forward on the same batch: returns the mean
-///                              cross-entropy (scale = 1/tokens) and accumulates every gradient.
+///   forward(batch, ws, context, rng):  ids (B,T) → ws.scores (K,B,T). With `rng` (training)
+///                              dropout is applied; without it (inference) the pass is
+///                              deterministic and const, so threads may share one network, each
+///                              with a Workspace.
+///   loss_backward(batch, scale, ws, context):  after a forward on the same batch: returns the
+///                              mean cross-entropy (scale = 1/tokens) and accumulates every
+///                              gradient.
 ///
 /// Token features are stacked into one input column per token:
 ///     rows [0, E)        word embedding
 ///     rows [E, E + C)    casing embedding (C = casing_dim, 0 = absent)
-/// Threads: with num_threads = 2 every stage of a training step runs on two threads. The BiLSTM
-/// runs its two directions side by side (bidirectional.hpp); the stages around it are cut into two
-/// Parts (parallel.hpp) on the workspace's worker thread — the embedding lookups and the input
-/// dropout by token columns, the output dropout, dense layer and loss by token columns, the
-/// embedding gradients by table rows. Each part draws its dropout masks from its own Rng (seeded
-/// from the caller's at every forward) and partial sums are added in part order, so one thread
-/// and two threads compute bit-identical results.
-///
-/// Room to grow: a character-level word encoder or extra per-token features append further row
-/// blocks here (and a slice in the backward split), and a CRF would replace `output`'s loss while
-/// keeping its scores; nothing else in the stack changes.
+/// Threads: every stage runs on the ExecutionContext it is given (execution_context.hpp): the
+/// embedding lookups with the input dropout, and the output dropout with the dense layer, by token
+/// columns; the BiLSTM in its own stages (bidirectional.hpp); the loss gradient by token columns;
+/// the dense layer's weight gradient by input features; the embedding gradients by table rows.
+/// Every stage writes only its own outputs with the same arithmetic in any cut, dropout masks are
+/// drawn per token column from a seed (dropout.hpp), and the loss is added in column order, so the
+/// result is bit-identical on any number of threads.
 
 #include <lstmner/batch.hpp>
 #include <lstmner/bidirectional.hpp>
 #include <lstmner/dropout.hpp>
 #include <lstmner/embedding.hpp>
+#include <lstmner/execution_context.hpp>
 #include <lstmner/lstm.hpp>
-#include <lstmner/parallel.hpp>
 #include <lstmner/param.hpp>
 #include <lstmner/random.hpp>
 #include <lstmner/softmax_dense.hpp>
 
-#include <array>
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace lstmner {
@@ -64,14 +64,9 @@ class TaggerNetwork {
     typename BiLSTM::Workspace lstm;
     typename SoftmaxDense<Scalar>::Workspace output;
     // gradients
-    Tensor3<Scalar> d_dropped_lstm_out, d_lstm_out, d_dropped_inputs;
+    Tensor3<Scalar> d_dropped_lstm_out, d_lstm_out, d_dropped_inputs, d_inputs;
     bool dropout_applied = false;
-    std::array<Rng, 2> part_rngs;  ///< each part's dropout masks
-    std::array<double, 2> part_losses{};
-    detail::WorkerSlot worker;  ///< runs part 1 of each stage when num_threads >= 2
-    /// Run every stage on the calling thread whatever num_threads says: for callers that already
-    /// run several workspaces side by side (data-parallel prediction).
-    bool single_threaded = false;
+    std::uint64_t input_dropout_seed = 0, output_dropout_seed = 0;
   };
 
   NetworkShape shape;
@@ -80,11 +75,9 @@ class TaggerNetwork {
   BiLSTM lstm;
   SoftmaxDense<Scalar> output;
   Dropout<Scalar> dropout;
-  /// 1, or 2: every stage of a pass on two threads (see the file comment).
-  int num_threads = 1;
 
   TaggerNetwork() = default;
-  TaggerNetwork(const NetworkShape& network_shape, double dropout_rate, int threads, Rng& rng)
+  TaggerNetwork(const NetworkShape& network_shape, double dropout_rate, Rng& rng)
       : shape(network_shape),
         words(network_shape.vocabulary_size, network_shape.embedding_dim, rng),
         // Members are initialised in declaration order, so the draws from `rng` are in a fixed
@@ -92,8 +85,6 @@ class TaggerNetwork {
         lstm(make_bilstm<Scalar>(network_shape.input_dim(), network_shape.hidden_dim, rng)),
         output(2 * network_shape.hidden_dim, network_shape.num_tags, rng),
         dropout(dropout_rate) {
-    num_threads = threads >= 2 ? 2 : 1;
-    lstm.num_threads = num_threads;
     if (shape.casing_dim > 0)
       casing = Embedding<Scalar>(shape.casing_classes, shape.casing_dim, rng);
     words.table.name = "words.table";
@@ -120,101 +111,125 @@ class TaggerNetwork {
   }
 
   /// Runs the stack; scores end up in ws.scores. `rng` non-null = training (dropout on).
-  void forward(const Batch& batch, Workspace& ws, Rng* rng) const {
+  void forward(const Batch& batch, Workspace& ws, ExecutionContext& context, Rng* rng) const {
     const auto& lengths = batch.lengths;
     const Index E = shape.embedding_dim, C = shape.casing_dim;
-    const Index B = lengths.batch_size(), T = lengths.max_length();
+    const Index B = lengths.batch_size(), T = lengths.max_length(), N = B * T;
     words.check_ids(batch.words, lengths, "forward");
     if (C > 0) casing.check_ids(batch.casing, lengths, "forward");
     const bool drop = ws.dropout_applied = rng != nullptr && dropout.rate() > 0.0;
-    ws.lstm.num_threads = ws.single_threaded ? 1 : 0;  // 0: the layer's own setting
-    ws.lstm.shared_worker = &ws.worker;                // one worker for every stage
-    if (drop)
-      for (Rng& part_rng : ws.part_rngs) part_rng.reseed(rng->next());
+    if (drop) {
+      ws.input_dropout_seed = rng->next();
+      ws.output_dropout_seed = rng->next();
+    }
 
     // Token features, stacked (and dropped out), by token columns.
     ws.inputs.resize(E + C, B, T);
     if (drop) dropout.resize_for(ws.inputs, ws.dropped_inputs, ws.input_dropout);
-    run_parts(ws, [&](Part part) {
-      words.forward_part(batch.words, lengths, ws.inputs.matrix().topRows(E), part);
-      if (C > 0) casing.forward_part(batch.casing, lengths, ws.inputs.matrix().bottomRows(C), part);
+    context.for_ranges(N, columns_per_part, [&](Range columns) {
+      words.forward_columns(batch.words, lengths, ws.inputs.matrix().topRows(E), columns);
+      if (C > 0)
+        casing.forward_columns(batch.casing, lengths, ws.inputs.matrix().bottomRows(C), columns);
       if (drop) {
-        dropout.forward_part(ws.inputs, lengths, ws.dropped_inputs, ws.part_rngs[part.index],
-                             ws.input_dropout, part);
+        dropout.forward_columns(ws.inputs, lengths, ws.dropped_inputs, ws.input_dropout_seed,
+                                ws.input_dropout, columns);
       }
     });
 
-    lstm.forward(drop ? ws.dropped_inputs : ws.inputs, lengths, ws.lstm_out, ws.lstm);
+    lstm.forward(drop ? ws.dropped_inputs : ws.inputs, lengths, ws.lstm_out, ws.lstm, context);
 
     // Output dropout and the dense layer, by token columns.
     if (drop) dropout.resize_for(ws.lstm_out, ws.dropped_lstm_out, ws.output_dropout);
     ws.scores.resize(shape.num_tags, B, T);
-    run_parts(ws, [&](Part part) {
+    const int parts = context.parts_for(N, columns_per_part);
+    ws.output.reserve_parts(parts);
+    context.run(parts, [&](Part part) {
+      const Range columns = Range{0, N}.share(part);
       if (drop) {
-        dropout.forward_part(ws.lstm_out, lengths, ws.dropped_lstm_out, ws.part_rngs[part.index],
-                             ws.output_dropout, part);
+        dropout.forward_columns(ws.lstm_out, lengths, ws.dropped_lstm_out, ws.output_dropout_seed,
+                                ws.output_dropout, columns);
       }
-      output.forward_part(drop ? ws.dropped_lstm_out : ws.lstm_out, lengths, ws.scores, ws.output,
-                          part);
+      output.forward_columns(drop ? ws.dropped_lstm_out : ws.lstm_out, lengths, ws.scores,
+                             ws.output.gemm(part.index), columns);
     });
   }
 
   /// Loss of the last forward against batch.tags, times `scale`, and every gradient (accumulated).
-  double loss_backward(const Batch& batch, double scale, Workspace& ws) {
+  double loss_backward(const Batch& batch, double scale, Workspace& ws, ExecutionContext& context) {
     const auto& lengths = batch.lengths;
     const Index E = shape.embedding_dim, C = shape.casing_dim;
+    const Index N = lengths.batch_size() * lengths.max_length();
     const bool drop = ws.dropout_applied;
-    ws.lstm.shared_worker = &ws.worker;
 
-    // Loss, dense layer and output dropout, by token columns.
+    // Loss gradient, dense layer's input gradient and output dropout, by token columns.
     const Tensor3<Scalar>& dense_in = drop ? ws.dropped_lstm_out : ws.lstm_out;
     output.prepare_loss_backward(dense_in, ws.scores, batch.tags, lengths, ws.d_dropped_lstm_out,
                                  ws.output);
     if (drop) ws.d_lstm_out.resize(ws.d_dropped_lstm_out.shape());
-    run_parts(ws, [&](Part part) {
-      ws.part_losses[static_cast<std::size_t>(part.index)] = output.loss_backward_part(
-          dense_in, ws.scores, batch.tags, lengths, scale, ws.d_dropped_lstm_out, ws.output, part);
+    const int column_parts = context.parts_for(N, columns_per_part);
+    const int feature_parts = context.parts_for(output.input_dim(), features_per_part);
+    ws.output.reserve_parts(std::max(column_parts, feature_parts));
+    context.run(column_parts, [&](Part part) {
+      const Range columns = Range{0, N}.share(part);
+      output.loss_backward_columns(dense_in, ws.scores, batch.tags, lengths, scale,
+                                   ws.d_dropped_lstm_out, ws.output, ws.output.gemm(part.index),
+                                   columns);
       if (drop) {
-        dropout.backward_part(ws.d_dropped_lstm_out, lengths, ws.d_lstm_out, ws.output_dropout,
-                              part);
+        dropout.backward_columns(ws.d_dropped_lstm_out, lengths, ws.d_lstm_out, ws.output_dropout,
+                                 columns);
       }
     });
-    output.add_part_gradients(ws.output, 2);
+    // The dense layer's weight gradient, by input features.
+    context.run(feature_parts, [&](Part part) {
+      output.weight_gradients(dense_in, ws.output, ws.output.gemm(part.index),
+                              Range{0, output.input_dim()}.share(part));
+    });
 
-    lstm.backward(drop ? ws.dropped_inputs : ws.inputs, lengths,
-                  drop ? ws.d_lstm_out : ws.d_dropped_lstm_out, ws.d_dropped_inputs, ws.lstm);
+    const Tensor3<Scalar>& lstm_in = drop ? ws.dropped_inputs : ws.inputs;
+    lstm.backward(lstm_in, lengths, drop ? ws.d_lstm_out : ws.d_dropped_lstm_out,
+                  ws.d_dropped_inputs, ws.lstm, context);
 
-    // Embedding gradients by table rows, the input dropout's backward (dx = dy ⊙ mask) read
-    // where they need it; the touched-column lists of the two tables on one part each.
+    // The input dropout's backward by token columns, then the embedding gradients by table rows
+    // (both tables' rows in one stage) and the touched-column lists of the two tables.
+    const Tensor3<Scalar>* d_inputs = &ws.d_dropped_inputs;
+    if (drop) {
+      ws.d_inputs.resize(ws.d_dropped_inputs.shape());
+      context.for_ranges(N, columns_per_part, [&](Range columns) {
+        dropout.backward_columns(ws.d_dropped_inputs, lengths, ws.d_inputs, ws.input_dropout,
+                                 columns);
+      });
+      d_inputs = &ws.d_inputs;
+    }
     words.check_grad("backward");
     casing.check_grad("backward");
-    const auto d_inputs = ws.d_dropped_inputs.matrix();
-    const ConstMatrixMap<Scalar> mask(ws.input_dropout.mask.data(), drop ? E + C : 0,
-                                      drop ? d_inputs.cols() : 0);
-    run_parts(ws, [&](Part part) {
-      if (drop) {
-        words.backward_rows(batch.words, lengths, d_inputs.topRows(E).cwiseProduct(mask.topRows(E)),
-                            part);
-      } else {
-        words.backward_rows(batch.words, lengths, d_inputs.topRows(E), part);
+    const auto d_in = d_inputs->matrix();
+    const int word_parts = context.parts_for(E, rows_per_part);
+    const int casing_parts = C > 0 ? context.parts_for(C, rows_per_part) : 0;
+    context.run_kinds({word_parts, casing_parts, 1, C > 0 ? 1 : 0}, [&](int kind, Part part) {
+      switch (kind) {
+        case 0:
+          words.backward_rows(batch.words, lengths, d_in.topRows(E), Range{0, E}.share(part));
+          break;
+        case 1:
+          casing.backward_rows(batch.casing, lengths, d_in.bottomRows(C), Range{0, C}.share(part));
+          break;
+        case 2:
+          words.record_touched(batch.words, lengths);
+          break;
+        default:
+          casing.record_touched(batch.casing, lengths);
+          break;
       }
-      if (C > 0 && drop) {
-        casing.backward_rows(batch.casing, lengths,
-                             d_inputs.bottomRows(C).cwiseProduct(mask.bottomRows(C)), part);
-      } else if (C > 0) {
-        casing.backward_rows(batch.casing, lengths, d_inputs.bottomRows(C), part);
-      }
-      if (part.index == 0) words.record_touched(batch.words, lengths);
-      if (part.index == 1 && C > 0) casing.record_touched(batch.casing, lengths);
     });
-    return ws.part_losses[0] + ws.part_losses[1];
+    return SoftmaxDense<Scalar>::total_loss(ws.output, scale);
   }
 
-  /// Runs job(part) for the two parts of a stage, on two threads when num_threads >= 2.
-  template <class Job>
-  void run_parts(Workspace& ws, Job&& job) const {
-    detail::run_parts(ws.worker, num_threads >= 2 && !ws.single_threaded, job);
-  }
+  /// Token columns per part of the per-token stages, at least.
+  static constexpr Index columns_per_part = 32;
+  /// Input features per part of the dense layer's weight gradient, at least.
+  static constexpr Index features_per_part = 32;
+  /// Embedding-table rows per part of the embedding gradients, at least.
+  static constexpr Index rows_per_part = 8;
 };
 
 }  // namespace lstmner

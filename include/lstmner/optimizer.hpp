@@ -5,7 +5,7 @@
 /// `step(params)` updates every parameter from its accumulated gradient; it does not zero the
 /// gradients (the training loop calls zero_grad) and does not clip them (clip_grad_norm in
 /// param.hpp does, before the step). A step may also be run in two halves, `begin_step(params)`
-/// once and then `update(params, part)` for each Part (parallel.hpp) of the elements, the parts
+/// once and then `update(params, part)` for each Part (parts.hpp) of the elements, the parts
 /// on different threads if wanted: the update is element-wise, so the result is the same.
 ///
 /// State per slot: momentum buffers (SGD) and moments m, v (Adam) are kept by the parameter's index

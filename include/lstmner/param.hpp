@@ -14,10 +14,10 @@
 /// clipping and the optimizer step cost O(touched) instead of O(vocabulary).
 ///
 /// Element-wise work on gradients (zeroing, norms, scaling, optimizer updates) can be cut into
-/// `Part`s (parallel.hpp) that threads run side by side: `for_each_gradient_range` gives each part
+/// `Part`s (parts.hpp) that threads run side by side: `for_each_gradient_range` gives each part
 /// a disjoint share of the elements.
 
-#include <lstmner/parallel.hpp>
+#include <lstmner/parts.hpp>
 #include <lstmner/tensor.hpp>
 
 #include <algorithm>
@@ -76,9 +76,19 @@ struct Param {
                             [&](Index first, Index count) { grad_range(first, count) *= factor; });
   }
 
+  /// Elements per block of a dense parameter's shares: 64 bytes, a multiple of every SIMD width.
+  static constexpr Index block_elements = 64 / static_cast<Index>(sizeof(Scalar));
+
   /// Calls f(first, count) for the elements of `part` of the parameter that may carry a gradient,
   /// as ranges of the column-major storage: a contiguous share of all elements (dense), or the
   /// whole columns of a share of the touched columns (sparse). Parts never overlap.
+  ///
+  /// A dense share is made of whole blocks of block_elements, so that however the elements are
+  /// cut, each one is updated by the same code: Eigen runs a range's whole packets with SIMD
+  /// instructions and the rest one scalar at a time, and a compiler may fuse a·b + c·d into an
+  /// FMA differently in the two (an optimizer's update would then depend on the thread count).
+  /// The storage is aligned to the SIMD width (Eigen's allocator), so a share starting at a
+  /// block boundary has no scalar head, and only the parameter's last share a scalar tail.
   template <class F>
   void for_each_gradient_range(Part part, F&& f) const {
     if (sparse) {
@@ -86,8 +96,9 @@ struct Param {
       for (std::ptrdiff_t k = part.first(n); k < part.last(n); ++k)
         f(touched_columns[static_cast<std::size_t>(k)] * value.rows(), value.rows());
     } else {
-      const Index first = part.first(value.size());
-      const Index last = part.last(value.size());
+      const Index blocks = (value.size() + block_elements - 1) / block_elements;
+      const Index first = std::min(value.size(), part.first(blocks) * block_elements);
+      const Index last = std::min(value.size(), part.last(blocks) * block_elements);
       if (last > first) f(first, last - first);
     }
   }

@@ -6,7 +6,7 @@
 /// per sequence. Sequence b is real at steps 0 .. lengths[b]-1 and padding after that; padded steps
 /// never change a layer's state and never receive gradient.
 
-#include <lstmner/parallel.hpp>
+#include <lstmner/parts.hpp>
 #include <lstmner/tensor.hpp>
 
 #include <algorithm>
@@ -84,17 +84,23 @@ class SequenceLengths {
   Index num_tokens_ = 0;
 };
 
-/// Calls f(column, b, t, real) for every token column of `part` (parallel.hpp) of a batch's B·T
-/// columns: column = b + B·t is step t of sequence b, real is t < lengths[b]. The per-token
-/// layers cut their passes into parts this way.
+/// Calls f(column, b, t, real) for every token column in `columns` of a batch's B·T columns:
+/// column = b + B·t is step t of sequence b, real is t < lengths[b]. The per-token layers cut
+/// their passes into ranges of columns this way.
 template <class F>
-void for_each_token_column(const SequenceLengths& lengths, Part part, F&& f) {
+void for_each_token_column(const SequenceLengths& lengths, Range columns, F&& f) {
   const Index batch = lengths.batch_size();
-  const Index columns = batch * lengths.max_length();
-  for (Index c = part.first(columns); c < part.last(columns); ++c) {
+  for (Index c = columns.first; c < columns.last; ++c) {
     const Index b = c % batch, t = c / batch;
     f(c, b, t, t < lengths[b]);
   }
+}
+
+/// The same for `part` (parts.hpp) of all the columns.
+template <class F>
+void for_each_token_column(const SequenceLengths& lengths, Part part, F&& f) {
+  const Range all{0, lengths.batch_size() * lengths.max_length()};
+  for_each_token_column(lengths, all.share(part), f);
 }
 
 namespace detail {

@@ -22,24 +22,24 @@
 /// Forward and backward are const apart from the gradient accumulation; the only scratch,
 /// d_scores, lives in the caller's Workspace.
 ///
-/// forward and loss_backward can also be cut into Parts (parallel.hpp) of the token columns that
-/// threads run side by side: forward_part after sizing `scores`; prepare_loss_backward, then
-/// loss_backward_part per part (each writes its columns of d_scores and dx and its own partial
-/// dW, db in the Workspace, so it is const), then add_part_gradients adds the partial gradients
-/// into W.grad and b.grad in part order — the same sums whatever the thread count.
-
+/// forward and loss_backward can also be cut into ranges (parts.hpp) that threads run side by
+/// side, with results that do not depend on the cut: forward_columns for a range of token columns
+/// (after sizing `scores`); prepare_loss_backward, then loss_backward_columns per range of token
+/// columns (d_scores, dx and each column's loss), then weight_gradients per range of the D input
+/// features (dW's columns, each summing over every token in one product; db with the range that
+/// starts at 0), then total_loss, which adds the columns' losses in column order.
 #include <lstmner/kernels/gemm.hpp>
-#include <lstmner/parallel.hpp>
 #include <lstmner/param.hpp>
+#include <lstmner/parts.hpp>
 #include <lstmner/random.hpp>
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
 
-#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace lstmner {
 
@@ -52,11 +52,18 @@ class SoftmaxDense {
   struct Workspace {
     /// scale · (p − y) at real steps, 0 at padded steps: (K,B,T).
     Tensor3<Scalar> d_scores;
-    /// The weight and bias gradients of each part of loss_backward_part.
-    std::array<Matrix<Scalar>, 2> dW_parts;
-    std::array<Vector<Scalar>, 2> db_parts;
-    /// Each part's GEMM packing buffers (kernels/gemm.hpp): kept, so a pass allocates nothing.
-    std::array<kernels::gemm::GemmWorkspace<Scalar>, 2> gemm;
+    /// −log softmax(scores)[target] of every token column (0 at padded ones), unscaled.
+    std::vector<double> column_loss;
+    /// One set of GEMM packing buffers per part of a parallel stage (kept between passes).
+    std::vector<kernels::gemm::GemmWorkspace<Scalar>> part_gemm;
+
+    kernels::gemm::GemmWorkspace<Scalar>& gemm(int part) {
+      return part_gemm[static_cast<std::size_t>(part)];
+    }
+    void reserve_parts(int parts) {
+      if (part_gemm.size() < static_cast<std::size_t>(parts))
+        part_gemm.resize(static_cast<std::size_t>(parts));
+    }
   };
 
   SoftmaxDense() = default;
@@ -77,7 +84,8 @@ class SoftmaxDense {
                Workspace& ws) const {
     check_input(x, lengths, "forward");
     scores.resize(num_classes(), x.dim(1), x.dim(2));
-    forward_part(x, lengths, scores, ws, Part{});
+    ws.reserve_parts(1);
+    forward_columns(x, lengths, scores, ws.gemm(0), Range{0, x.dim(1) * x.dim(2)});
   }
 
   /// The same with a workspace of its own (which allocates its packing buffers on every call).
@@ -87,16 +95,15 @@ class SoftmaxDense {
     forward(x, lengths, scores, ws);
   }
 
-  /// `part` of the token columns of forward (x checked and scores sized by the caller).
-  void forward_part(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
-                    Tensor3<Scalar>& scores, Workspace& ws, Part part) const {
+  /// The token `columns` of forward (x checked and scores sized by the caller).
+  void forward_columns(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
+                       Tensor3<Scalar>& scores, kernels::gemm::GemmWorkspace<Scalar>& gemm_ws,
+                       Range columns) const {
     using namespace kernels::gemm;
-    const Index columns = x.dim(1) * x.dim(2);
-    const Index first = part.first(columns), count = part.last(columns) - first;
-    gemm(W.value, Op::none, x.matrix().middleCols(first, count), Op::none,
-         scores.matrix().middleCols(first, count), Update::overwrite, gemm_workspace(ws, part),
+    gemm(W.value, Op::none, x.matrix().middleCols(columns.first, columns.size()), Op::none,
+         scores.matrix().middleCols(columns.first, columns.size()), Update::overwrite, gemm_ws,
          {b.value.data(), nullptr});
-    for_each_padded_step(lengths, part,
+    for_each_padded_step(lengths, columns,
                          [&](Index column) { scores.matrix().col(column).setZero(); });
   }
 
@@ -119,74 +126,76 @@ class SoftmaxDense {
                        const Tensor2<std::int32_t>& targets, const SequenceLengths& lengths,
                        double scale, Tensor3<Scalar>& dx, Workspace& ws) {
     prepare_loss_backward(x, scores, targets, lengths, dx, ws);
-    const double loss = loss_backward_part(x, scores, targets, lengths, scale, dx, ws, Part{});
-    add_part_gradients(ws, 1);
-    return loss;
+    ws.reserve_parts(1);
+    loss_backward_columns(x, scores, targets, lengths, scale, dx, ws, ws.gemm(0),
+                          Range{0, x.dim(1) * x.dim(2)});
+    weight_gradients(x, ws, ws.gemm(0), Range{0, input_dim()});
+    return total_loss(ws, scale);
   }
 
-  /// Checks the arguments of loss_backward and sizes dx and the Workspace, before the parts run.
+  /// Checks the arguments of loss_backward and sizes dx and the Workspace, before the ranges run.
   void prepare_loss_backward(const Tensor3<Scalar>& x, const Tensor3<Scalar>& scores,
                              const Tensor2<std::int32_t>& targets, const SequenceLengths& lengths,
                              Tensor3<Scalar>& dx, Workspace& ws) const {
     check_input(x, lengths, "loss_backward");
     check_scores_and_targets(scores, targets, lengths, "loss_backward");
     ws.d_scores.resize(scores.shape());
+    ws.column_loss.resize(static_cast<std::size_t>(x.dim(1) * x.dim(2)));
     dx.resize(x.shape());
-    for (Index p = 0; p < 2; ++p) {
-      ws.dW_parts[p].resize(num_classes(), input_dim());
-      ws.db_parts[p].resize(num_classes());
-    }
   }
 
-  /// `part` of the token columns of loss_backward: its share of the scaled loss (returned), of
-  /// d_scores and dx, and its partial dW, db in ws (for add_part_gradients).
-  double loss_backward_part(const Tensor3<Scalar>& x, const Tensor3<Scalar>& scores,
-                            const Tensor2<std::int32_t>& targets, const SequenceLengths& lengths,
-                            double scale, Tensor3<Scalar>& dx, Workspace& ws, Part part) const {
-    const Index columns = x.dim(1) * x.dim(2);
-    const Index first = part.first(columns), count = part.last(columns) - first;
+  /// The token `columns` of loss_backward: their d_scores, their losses (ws.column_loss) and
+  /// their columns of dx = Wᵀ·d_scores.
+  void loss_backward_columns(const Tensor3<Scalar>& x, const Tensor3<Scalar>& scores,
+                             const Tensor2<std::int32_t>& targets, const SequenceLengths& lengths,
+                             double scale, Tensor3<Scalar>& dx, Workspace& ws,
+                             kernels::gemm::GemmWorkspace<Scalar>& gemm_ws, Range columns) const {
+    (void)x;
     auto d_scores = ws.d_scores.matrix();
-    d_scores.middleCols(first, count).setZero();  // padded steps stay 0
+    d_scores.middleCols(columns.first, columns.size()).setZero();  // padded steps stay 0
     const auto scale_s = static_cast<Scalar>(scale);
-    double total = 0.0;
-    for_each_real_step(lengths, part, [&](Index column, Index b, Index t) {
+    for_each_token_column(lengths, columns, [&](Index column, Index b, Index t, bool real) {
+      double& loss = ws.column_loss[static_cast<std::size_t>(column)];
+      if (!real) {
+        loss = 0.0;
+        return;
+      }
       const auto s = scores.matrix().col(column);
       auto d = d_scores.col(column);
       const Scalar max = s.maxCoeff();
       d = (s.array() - max).exp();  // unnormalised p, the largest entry 1
       const Scalar sum = d.sum();
       const Index target = targets(b, t);
-      total += std::log(static_cast<double>(sum)) + static_cast<double>(max - s(target));
+      loss = std::log(static_cast<double>(sum)) + static_cast<double>(max - s(target));
       d *= scale_s / sum;    // scale · p
       d(target) -= scale_s;  // scale · (p − y)
     });
     using namespace kernels::gemm;
-    const auto ds = d_scores.middleCols(first, count);
-    const auto x_part = x.matrix().middleCols(first, count);
-    auto& gemm_ws = gemm_workspace(ws, part);
-    Vector<Scalar>& db = ws.db_parts[static_cast<std::size_t>(part.index)];
-    db.setZero();
-    if (!W.frozen) {  // dW = δ·xᵀ, with db = δ·1 summed while δ is packed
-      gemm(ds, Op::none, x_part, Op::transpose, ws.dW_parts[static_cast<std::size_t>(part.index)],
-           Update::overwrite, gemm_ws, {nullptr, db.data()});
-    } else {
-      db = ds.rowwise().sum();
+    gemm(W.value, Op::transpose, d_scores.middleCols(columns.first, columns.size()), Op::none,
+         dx.matrix().middleCols(columns.first, columns.size()), Update::overwrite, gemm_ws);
+  }
+
+  /// dW(:, features) += d_scores·x(features, :)ᵀ over every token column, and db += d_scores·1
+  /// with the range that starts at feature 0; after every loss_backward_columns.
+  void weight_gradients(const Tensor3<Scalar>& x, Workspace& ws,
+                        kernels::gemm::GemmWorkspace<Scalar>& gemm_ws, Range features) {
+    using namespace kernels::gemm;
+    const auto ds = ws.d_scores.matrix();
+    Scalar* db = features.first == 0 && !b.frozen ? b.grad.data() : nullptr;
+    if (!W.frozen && features.size() > 0) {
+      gemm(ds, Op::none, x.matrix().middleRows(features.first, features.size()), Op::transpose,
+           W.grad.middleCols(features.first, features.size()), Update::accumulate, gemm_ws,
+           {nullptr, db});
+    } else if (db != nullptr) {
+      b.grad.col(0) += ds.rowwise().sum();
     }
-    gemm(W.value, Op::transpose, ds, Op::none, dx.matrix().middleCols(first, count),
-         Update::overwrite, gemm_ws);
+  }
+
+  /// scale · the sum of the columns' losses, added in column order.
+  static double total_loss(const Workspace& ws, double scale) {
+    double total = 0.0;
+    for (double loss : ws.column_loss) total += loss;
     return scale * total;
-  }
-
-  static kernels::gemm::GemmWorkspace<Scalar>& gemm_workspace(Workspace& ws, Part part) {
-    return ws.gemm[static_cast<std::size_t>(part.index)];
-  }
-
-  /// Adds the partial gradients of the first `parts` parts into W.grad and b.grad, in part order.
-  void add_part_gradients(const Workspace& ws, int parts) {
-    for (int p = 0; p < parts; ++p) {
-      if (!W.frozen) W.grad += ws.dW_parts[p];
-      if (!b.frozen) b.grad.col(0) += ws.db_parts[p];
-    }
   }
 
   /// The affine backward alone: dx = Wᵀ·d_scores (written), dW += d_scores·xᵀ, db += Σ d_scores.
@@ -237,21 +246,21 @@ class SoftmaxDense {
   /// Calls f(column, b, t) for every real step, column = b + B*t of the (K, B*T) matrix.
   template <class F>
   static void for_each_real_step(const SequenceLengths& lengths, F&& f) {
-    for_each_real_step(lengths, Part{}, f);
+    for_each_real_step(lengths, Range{0, lengths.batch_size() * lengths.max_length()}, f);
   }
 
-  /// The same for the real steps among `part` of the columns.
+  /// The same for the real steps among `columns`.
   template <class F>
-  static void for_each_real_step(const SequenceLengths& lengths, Part part, F&& f) {
-    for_each_token_column(lengths, part, [&](Index c, Index b, Index t, bool real) {
+  static void for_each_real_step(const SequenceLengths& lengths, Range columns, F&& f) {
+    for_each_token_column(lengths, columns, [&](Index c, Index b, Index t, bool real) {
       if (real) f(c, b, t);
     });
   }
 
-  /// Calls f(column) for every padded step among `part` of the columns.
+  /// Calls f(column) for every padded step among `columns`.
   template <class F>
-  static void for_each_padded_step(const SequenceLengths& lengths, Part part, F&& f) {
-    for_each_token_column(lengths, part, [&](Index c, Index, Index, bool real) {
+  static void for_each_padded_step(const SequenceLengths& lengths, Range columns, F&& f) {
+    for_each_token_column(lengths, columns, [&](Index c, Index, Index, bool real) {
       if (!real) f(c);
     });
   }

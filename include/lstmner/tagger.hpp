@@ -14,17 +14,26 @@
 /// training data (`output_scheme()`, changeable), losslessly, since constrained decoding emits only
 /// well-formed sequences.
 ///
+/// Threads: a Tagger runs on `config().threads` threads (0, the default: every core this process
+/// may use; set_threads() changes it), through one ExecutionContext (execution_context.hpp) that
+/// it creates on first use and that training and prediction share. The same seed gives the same
+/// model, and the same model the same tags, on any number of threads.
+///
 /// Thread safety: `predict`, `entities` and `evaluate` are const, and any number of threads may
-/// call them on one Tagger at once. Their scratch memory (buffers for the largest batch seen, and a
-/// worker thread when prediction_threads >= 2) is kept in a pool inside the Tagger and reused by
-/// later calls; each concurrent call takes its own, so the pool holds one per concurrent caller.
+/// call them on one Tagger at once. Their scratch memory (buffers for the largest batch seen) is
+/// kept in a pool inside the Tagger and reused by later calls. While one call uses the Tagger's
+/// threads, a concurrent call runs on its own calling thread.
 
 #include <lstmner/batch.hpp>
-#include <lstmner/casing.hpp>
 #include <lstmner/conll.hpp>
 #include <lstmner/decode.hpp>
+#include <lstmner/detail/model_file.hpp>
+#include <lstmner/detail/object_pool.hpp>
+#include <lstmner/detail/prediction.hpp>
+#include <lstmner/execution_context.hpp>
 #include <lstmner/metrics.hpp>
 #include <lstmner/network.hpp>
+#include <lstmner/sentence_encoder.hpp>
 #include <lstmner/serialize.hpp>
 #include <lstmner/tag_scheme.hpp>
 #include <lstmner/tagger_config.hpp>
@@ -32,78 +41,46 @@
 #include <lstmner/version.hpp>
 #include <lstmner/vocabulary.hpp>
 
-#include <lstmner/parallel.hpp>
-
-#include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <map>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
-#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace lstmner {
 
 namespace detail {
 
-/// Objects kept for reuse: acquire() hands out one (made when none is free) that returns to the
-/// pool when the Lease ends. Thread-safe. Copies and moves of a pool start empty, so an object
-/// is never shared between two owners.
-template <class T>
-class ObjectPool {
+/// A Tagger's ExecutionContext, made on first use (from any thread) with the thread count it is
+/// asked for; copies start without one.
+class LazyContext {
  public:
-  class Lease {
-   public:
-    Lease(ObjectPool& pool, std::unique_ptr<T> object) : pool_(pool), object_(std::move(object)) {}
-    Lease(const Lease&) = delete;
-    Lease& operator=(const Lease&) = delete;
-    ~Lease() { pool_.give_back(std::move(object_)); }
-    T& operator*() const { return *object_; }
-
-   private:
-    ObjectPool& pool_;
-    std::unique_ptr<T> object_;
-  };
-
-  ObjectPool() = default;
-  ObjectPool(const ObjectPool&) {}
-  ObjectPool& operator=(const ObjectPool&) {
-    clear();
+  LazyContext() = default;
+  LazyContext(const LazyContext&) {}
+  LazyContext& operator=(const LazyContext&) {
+    reset();
     return *this;
   }
 
-  Lease acquire() {
-    std::unique_ptr<T> object;
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (!free_.empty()) {
-        object = std::move(free_.back());
-        free_.pop_back();
-      }
-    }
-    if (!object) object = std::make_unique<T>();
-    return Lease(*this, std::move(object));
-  }
-
-  /// Drops every free object (their memory goes back to the system).
-  void clear() {
+  ExecutionContext& get(int threads) {
     std::lock_guard<std::mutex> lock(mutex_);
-    free_.clear();
+    if (!context_) context_ = std::make_unique<ExecutionContext>(threads);
+    return *context_;
+  }
+  /// Drops the context (its threads end); the next get() makes a new one.
+  void reset() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    context_.reset();
   }
 
  private:
-  void give_back(std::unique_ptr<T> object) noexcept {
-    try {
-      std::lock_guard<std::mutex> lock(mutex_);
-      free_.push_back(std::move(object));
-    } catch (...) {  // no room to keep it: let it go
-    }
-  }
-
   std::mutex mutex_;
-  std::vector<std::unique_ptr<T>> free_;
+  std::unique_ptr<ExecutionContext> context_;
 };
 
 }  // namespace detail
@@ -120,8 +97,8 @@ template <class Scalar = float>
 class Tagger {
  public:
   /// Reserved word ids: 0 pads, 1 stands for every word not in the vocabulary.
-  static constexpr std::int32_t pad_id = 0;
-  static constexpr std::int32_t unk_id = 1;
+  static constexpr std::int32_t pad_id = SentenceEncoder::pad_id;
+  static constexpr std::int32_t unk_id = SentenceEncoder::unk_id;
 
   /// Trains a tagger on `train` (tagged CoNLL data), choosing the best epoch by entity F1 on `dev`
   /// (nullptr: no dev set, every epoch runs and the last weights are kept).
@@ -133,16 +110,14 @@ class Tagger {
     tagger.config_ = config;
     tagger.input_scheme_ = train.scheme;
     tagger.output_scheme_ = train.scheme;
-    tagger.build_vocabularies(train);
-    const std::vector<EncodedSentence> encoded = tagger.encode_training_data(train);
+    tagger.encoder_.build(train, config);
+    const std::vector<EncodedSentence> encoded = tagger.encoder_.encode_training_data(train);
 
     Rng init_rng(config.seed);
-    tagger.network_ =
-        TaggerNetwork<Scalar>(tagger.network_shape(), config.dropout, config.threads, init_rng);
-    tagger.rules_ = make_transition_rules(tagger.tags_, config.train_scheme);
-    tagger.prediction_threads = config.threads;
+    tagger.network_ = TaggerNetwork<Scalar>(tagger.network_shape(), config.dropout, init_rng);
+    tagger.rules_ = make_transition_rules(tagger.tags(), config.train_scheme);
 
-    Trainer<Scalar> trainer(tagger.network_, config, unk_id);
+    Trainer<Scalar> trainer(tagger.network_, config, unk_id, tagger.context());
     std::function<DevScores()> score_dev;
     if (dev != nullptr && !dev->sentences.empty()) {
       score_dev = [&] {
@@ -161,10 +136,8 @@ class Tagger {
     return predict(std::vector<std::vector<std::string>>{tokens}).front();
   }
 
-  /// Tags of many sentences at once (batched by length internally; faster than one at a time).
-  /// With prediction_threads >= 2 the batches are shared out between the calling thread and a
-  /// worker; every batch is computed the same way whichever thread runs it, so the tags do not
-  /// depend on the thread count.
+  /// Tags of many sentences at once (batched by length internally; faster than one at a time),
+  /// on the Tagger's threads (detail/prediction.hpp says how the work is shared out).
   std::vector<std::vector<std::string>> predict(
       const std::vector<std::vector<std::string>>& sentences) const {
     require_trained("predict");
@@ -173,42 +146,18 @@ class Tagger {
     require(prediction_max_padding >= 0.0,  // false for NaN too
             "Tagger::predict: prediction_max_padding must be at least 0");
     std::vector<std::vector<std::string>> result(sentences.size());
-    std::vector<std::size_t> source, lengths;  // sentence i of the batches is sentences[source[i]]
-    for (std::size_t i = 0; i < sentences.size(); ++i) {
-      if (sentences[i].empty()) continue;
-      source.push_back(i);
-      lengths.push_back(sentences[i].size());
-    }
-    if (source.empty()) return result;
-    const auto batches = split_padded_batches(
-        lengths, bucket_by_length(lengths, prediction_batch_size), prediction_max_padding);
-    std::vector<EncodedSentence> encoded(source.size());  // filled batch by batch, in the jobs
-
-    auto lease = contexts_.acquire();
-    PredictionContext& context = *lease;
-    const bool data_parallel = prediction_threads >= 2 && batches.size() >= 2;
-    // A single batch of several sentences still uses both cores, one LSTM direction each.
-    const bool direction_parallel =
-        prediction_threads >= 2 && batches.size() == 1 && batches.front().size() >= 2;
-    context.scratch[0].network.single_threaded = !direction_parallel;
-    context.scratch[1].network.single_threaded = true;
-
-    // Longest batches first: the first batch sizes every buffer, later ones fit in it; and the
-    // thread that finishes early takes the short batches left at the end.
-    std::atomic<std::size_t> next{0};
-    auto work = [&](PredictionScratch& scratch) {
-      scratch.decoder.set_rules(rules_);
-      for (std::size_t k = next++; k < batches.size(); k = next++) {
-        const std::vector<std::size_t>& indices = batches[batches.size() - 1 - k];
-        for (std::size_t i : indices) encoded[i] = encode(sentences[source[i]], false);
-        predict_batch(encoded, indices, scratch, [&](std::size_t i, std::vector<std::string> tags) {
-          result[source[i]] = std::move(tags);
-        });
-      }
-    };
-    auto first = [&] { work(context.scratch[0]); };
-    auto second = [&] { work(context.scratch[1]); };
-    detail::run_pair(context.worker, data_parallel, first, second);
+    const detail::PredictionPlan plan =
+        detail::plan_prediction(sentences, prediction_batch_size, prediction_max_padding);
+    std::vector<EncodedSentence> encoded(plan.source.size());  // filled batch by batch
+    detail::run_prediction(plan, context(), [&](std::size_t k, ExecutionContext& stages) {
+      const std::vector<std::size_t>& indices = plan.batches[k];
+      for (std::size_t i : indices) encoded[i] = encoder_.encode(sentences[plan.source[i]], false);
+      auto lease = scratch_.acquire();
+      predict_batch(encoded, indices, *lease, stages,
+                    [&](std::size_t i, std::vector<std::string> tags) {
+                      result[plan.source[i]] = std::move(tags);
+                    });
+    });
     return result;
   }
 
@@ -252,15 +201,28 @@ class Tagger {
 
   const TaggerConfig& config() const { return config_; }
   /// The tag set the network predicts, in config().train_scheme.
-  const std::vector<std::string>& tags() const { return tags_; }
-  const Vocabulary& words() const { return words_; }
+  const std::vector<std::string>& tags() const { return encoder_.tags(); }
+  const Vocabulary& words() const { return encoder_.words(); }
   TagScheme input_scheme() const { return input_scheme_; }
   TagScheme output_scheme() const { return output_scheme_; }
   void set_output_scheme(TagScheme scheme) { output_scheme_ = scheme; }
   /// The layer stack, for inspection (parameters, shapes).
   const TaggerNetwork<Scalar>& network() const { return network_; }
   TaggerNetwork<Scalar>& network() { return network_; }
-  bool trained() const { return !tags_.empty(); }
+  bool trained() const { return !tags().empty(); }
+
+  /// The threads predict() and evaluate() run on: 1..ExecutionContext::max_threads, or 0 for
+  /// every core this process may use (the default, also for a loaded model). Not thread-safe:
+  /// call it while no other thread uses this Tagger.
+  void set_threads(int threads) {
+    TaggerConfig config = config_;
+    config.threads = threads;
+    config.validate();
+    config_ = config;
+    context_.reset();
+  }
+  /// The number of threads the Tagger runs on (config().threads, with 0 resolved).
+  int threads() const { return context().threads(); }
 
   /// Sentences per forward pass in predict(). 32 measured fastest on CoNLL-2003 (batches of 128
   /// were 1.6x slower: their per-step buffers outgrow L2) and keeps the scratch memory small.
@@ -269,9 +231,6 @@ class Tagger {
   /// fraction of steps (split_padded_batches): a few sentences of mixed length are then tagged
   /// in groups of similar length.
   double prediction_max_padding = 0.25;
-  /// Threads predict() runs on: 1, or 2 (the calling thread and one persistent worker; more acts
-  /// as 2). train() and load() set it from config().threads.
-  int prediction_threads = 1;
 
   // ----- model files ---------------------------------------------------------------------------
 
@@ -281,11 +240,11 @@ class Tagger {
     require_trained("save");
     BinaryWriter out;
     out.write_string(model_kind);
-    write_config(out, config_);
+    detail::write_config(out, config_);
     out.write_u32(static_cast<std::uint32_t>(input_scheme_));
     out.write_u32(static_cast<std::uint32_t>(output_scheme_));
-    words_.save(out);
-    out.write_strings(tags_);
+    words().save(out);
+    out.write_strings(tags());
     const NetworkShape& shape = network_.shape;
     out.write_u64(static_cast<std::uint64_t>(shape.casing_classes));
     const auto params = network_.params();  // read-only: the const overload
@@ -295,7 +254,8 @@ class Tagger {
   }
 
   /// Reads a model written by save(). Throws std::runtime_error naming the file and what is wrong
-  /// (missing, not a model, other version, truncated, corrupted) — never crashes.
+  /// (missing, not a model, other version, truncated, corrupted) — never crashes. The loaded
+  /// Tagger runs on every available core (config().threads = 0; set_threads() changes it).
   static Tagger load(const std::string& path) {
     const std::string payload = load_container(path);
     BinaryReader in(payload, path, container_header_size);
@@ -304,16 +264,17 @@ class Tagger {
       in.fail("holds a '" + kind + "', not a " + std::string(model_kind));
     }
     Tagger tagger;
-    tagger.config_ = read_config(in);
-    tagger.input_scheme_ = read_scheme(in, "input scheme");
-    tagger.output_scheme_ = read_scheme(in, "output scheme");
-    tagger.words_ = Vocabulary::load(in);
-    tagger.tags_ = in.read_strings("tags");
-    if (tagger.tags_.empty()) in.fail("the model has no tags");
-    if (!tagger.words_.has_unknown() || tagger.words_.unknown_id() != unk_id ||
-        tagger.words_.size() < 2) {
+    tagger.config_ = detail::read_config(in);
+    tagger.config_.threads = 0;  // the machine's, not the file's
+    tagger.input_scheme_ = detail::read_scheme(in, "input scheme");
+    tagger.output_scheme_ = detail::read_scheme(in, "output scheme");
+    Vocabulary words = Vocabulary::load(in);
+    std::vector<std::string> tags = in.read_strings("tags");
+    if (tags.empty()) in.fail("the model has no tags");
+    if (!words.has_unknown() || words.unknown_id() != unk_id || words.size() < 2) {
       in.fail("the word vocabulary lacks <pad> and <unk> at ids 0 and 1");
     }
+    tagger.encoder_ = SentenceEncoder(std::move(words), std::move(tags), tagger.config_);
     NetworkShape shape = tagger.network_shape();
     shape.casing_classes = static_cast<Index>(in.read_u64("casing classes"));
     if (shape.casing_classes != num_casing_classes) {
@@ -321,8 +282,7 @@ class Tagger {
               std::to_string(num_casing_classes));
     }
     Rng rng(0);  // shapes only; every value is overwritten below
-    tagger.network_ =
-        TaggerNetwork<Scalar>(shape, tagger.config_.dropout, tagger.config_.threads, rng);
+    tagger.network_ = TaggerNetwork<Scalar>(shape, tagger.config_.dropout, rng);
     auto params = tagger.network_.params();
     const std::uint64_t count = in.read_u64("parameter count");
     if (count != params.size()) {
@@ -331,15 +291,14 @@ class Tagger {
     }
     for (auto* p : params) in.read_matrix_into(p->name, p->value);
     in.expect_end();
-    tagger.rules_ = make_transition_rules(tagger.tags_, tagger.config_.train_scheme);
-    tagger.prediction_threads = tagger.config_.threads;
+    tagger.rules_ = make_transition_rules(tagger.tags(), tagger.config_.train_scheme);
     return tagger;
   }
 
  private:
   static constexpr const char* model_kind = "lstmner.Tagger";
 
-  /// What one thread needs to tag a batch. Kept between predict() calls (in contexts_), so its
+  /// What one thread needs to tag a batch. Kept between predict() calls (in scratch_), so its
   /// buffers are sized once for the largest batch instead of regrown, page by page, every call.
   struct PredictionScratch {
     Batch batch;
@@ -349,21 +308,18 @@ class Tagger {
     std::vector<std::string> tags;
   };
 
-  /// One predict() call's state: a scratch for each of its two threads and the worker thread.
-  struct PredictionContext {
-    PredictionScratch scratch[2];
-    detail::WorkerSlot worker;
-  };
+  ExecutionContext& context() const { return context_.get(config_.threads); }
 
-  /// Tags the sentences `indices` of `encoded` and hands each one's tags, in output_scheme(), to
-  /// `deliver(index, tags)`.
+  /// Tags the sentences `indices` of `encoded` (the network's stages on `stages`) and hands each
+  /// one's tags, in output_scheme(), to `deliver(index, tags)`.
   template <class Deliver>
   void predict_batch(const std::vector<EncodedSentence>& encoded,
                      const std::vector<std::size_t>& indices, PredictionScratch& scratch,
-                     Deliver&& deliver) const {
+                     ExecutionContext& stages, Deliver&& deliver) const {
     Batch& batch = scratch.batch;
     fill_batch(encoded, indices, batch);
-    network_.forward(batch, scratch.network, nullptr);
+    network_.forward(batch, scratch.network, stages, nullptr);
+    scratch.decoder.set_rules(rules_);
     const Index K = network_.shape.num_tags;
     const Index B = batch.batch_size();
     for (Index b = 0; b < B; ++b) {
@@ -380,7 +336,7 @@ class Tagger {
       }
       scratch.tags.clear();
       for (std::int32_t id : scratch.ids)
-        scratch.tags.push_back(tags_[static_cast<std::size_t>(id)]);
+        scratch.tags.push_back(tags()[static_cast<std::size_t>(id)]);
       deliver(indices[static_cast<std::size_t>(b)],
               convert_tags(scratch.tags, config_.train_scheme, output_scheme_));
     }
@@ -388,20 +344,13 @@ class Tagger {
 
   NetworkShape network_shape() const {
     NetworkShape shape;
-    shape.vocabulary_size = static_cast<Index>(words_.size());
+    shape.vocabulary_size = static_cast<Index>(words().size());
     shape.casing_classes = num_casing_classes;
-    shape.num_tags = static_cast<Index>(tags_.size());
+    shape.num_tags = static_cast<Index>(tags().size());
     shape.embedding_dim = config_.embedding_dim;
     shape.casing_dim = config_.casing_dim;
     shape.hidden_dim = config_.hidden_dim;
     return shape;
-  }
-
-  WordNormalization normalization() const {
-    WordNormalization n;
-    n.lowercase = config_.lowercase;
-    n.digits_to_zero = config_.normalize_digits;
-    return n;
   }
 
   void require_trained(const std::string& what) const {
@@ -409,132 +358,18 @@ class Tagger {
       throw std::logic_error("lstmner: Tagger::" + what + ": the tagger is not trained");
   }
 
-  void build_vocabularies(const ConllDocument& train) {
-    require(!train.sentences.empty(), "Tagger::train: '" + train.source + "' has no sentences");
-    std::map<std::string, std::size_t> counts;
-    std::map<std::string, std::size_t> tag_set;
-    const WordNormalization norm = normalization();
-    for (const Sentence& s : train.sentences) {
-      require(s.tags.size() == s.words.size() && !s.words.empty(),
-              "Tagger::train: '" + train.source + "' line " + std::to_string(s.first_line) +
-                  ": a training sentence needs one tag per word");
-      for (const auto& w : s.words) ++counts[norm.apply(w)];
-      for (const auto& t : convert_tags(s.tags, train.scheme, config_.train_scheme)) ++tag_set[t];
-    }
-    words_ = Vocabulary::build(counts, static_cast<std::size_t>(config_.min_word_count),
-                               {"<pad>", "<unk>"}, norm, "<unk>");
-    // Tag ids: O first, then the rest in string order — the same data always gives the same ids.
-    tags_.clear();
-    if (tag_set.count("O")) tags_.push_back("O");
-    for (const auto& [tag, n] : tag_set)
-      if (tag != "O") tags_.push_back(tag);
-    tag_ids_.clear();
-    for (std::size_t i = 0; i < tags_.size(); ++i)
-      tag_ids_[tags_[i]] = static_cast<std::int32_t>(i);
-  }
-
-  std::vector<EncodedSentence> encode_training_data(const ConllDocument& train) const {
-    std::vector<EncodedSentence> encoded;
-    encoded.reserve(train.sentences.size());
-    for (const Sentence& s : train.sentences) {
-      EncodedSentence e = encode(s.words, true);
-      for (const auto& t : convert_tags(s.tags, train.scheme, config_.train_scheme))
-        e.tags.push_back(tag_ids_.at(t));
-      encoded.push_back(std::move(e));
-    }
-    return encoded;
-  }
-
-  /// Word and casing ids of `tokens`; with `mark_singletons` (training data) also which words
-  /// occur once in the training data. A word already mapped to <unk> (rarer than
-  /// min_word_count) is not marked: replacing it by <unk> would change nothing.
-  EncodedSentence encode(const std::vector<std::string>& tokens, bool mark_singletons) const {
-    EncodedSentence e;
-    e.words.reserve(tokens.size());
-    e.casing.reserve(tokens.size());
-    for (const auto& token : tokens) {
-      const std::int32_t id = words_.id(token);
-      e.words.push_back(id);
-      e.casing.push_back(static_cast<std::int32_t>(casing_class(token)));
-      if (mark_singletons) e.singleton.push_back(id != unk_id && words_.count(id) == 1 ? 1 : 0);
-    }
-    return e;
-  }
-
-  static void write_config(BinaryWriter& out, const TaggerConfig& c) {
-    out.write_i32(c.embedding_dim);
-    out.write_i32(c.hidden_dim);
-    out.write_i32(c.casing_dim);
-    out.write_u8(c.lowercase);
-    out.write_u8(c.normalize_digits);
-    out.write_i32(c.min_word_count);
-    out.write_f64(c.dropout);
-    out.write_f64(c.singleton_unk);
-    out.write_f64(c.word_dropout);
-    out.write_u32(static_cast<std::uint32_t>(c.optimizer));
-    out.write_f64(c.learning_rate);
-    out.write_f64(c.momentum);
-    out.write_f64(c.clip_norm);
-    out.write_i32(c.batch_size);
-    out.write_i32(c.epochs);
-    out.write_i32(c.patience);
-    out.write_u32(static_cast<std::uint32_t>(c.train_scheme));
-    out.write_u8(c.constrained_decoding);
-    out.write_u64(c.seed);
-    out.write_i32(c.threads);
-  }
-
-  static TaggerConfig read_config(BinaryReader& in) {
-    TaggerConfig c;
-    c.embedding_dim = in.read_i32("config.embedding_dim");
-    c.hidden_dim = in.read_i32("config.hidden_dim");
-    c.casing_dim = in.read_i32("config.casing_dim");
-    c.lowercase = in.read_u8("config.lowercase") != 0;
-    c.normalize_digits = in.read_u8("config.normalize_digits") != 0;
-    c.min_word_count = in.read_i32("config.min_word_count");
-    c.dropout = in.read_f64("config.dropout");
-    c.singleton_unk = in.read_f64("config.singleton_unk");
-    c.word_dropout = in.read_f64("config.word_dropout");
-    const std::uint32_t optimizer = in.read_u32("config.optimizer");
-    if (optimizer > 1) in.fail("bad optimizer code " + std::to_string(optimizer));
-    c.optimizer = static_cast<OptimizerKind>(optimizer);
-    c.learning_rate = in.read_f64("config.learning_rate");
-    c.momentum = in.read_f64("config.momentum");
-    c.clip_norm = in.read_f64("config.clip_norm");
-    c.batch_size = in.read_i32("config.batch_size");
-    c.epochs = in.read_i32("config.epochs");
-    c.patience = in.read_i32("config.patience");
-    c.train_scheme = read_scheme(in, "config.train_scheme");
-    c.constrained_decoding = in.read_u8("config.constrained_decoding") != 0;
-    c.seed = in.read_u64("config.seed");
-    c.threads = in.read_i32("config.threads");
-    try {
-      c.validate();
-    } catch (const std::invalid_argument& e) {
-      in.fail(std::string("the stored configuration is invalid: ") + e.what());
-    }
-    return c;
-  }
-
-  static TagScheme read_scheme(BinaryReader& in, const std::string& field) {
-    const std::uint32_t code = in.read_u32(field);
-    if (code > static_cast<std::uint32_t>(TagScheme::IOBES)) {
-      in.fail("bad " + field + " code " + std::to_string(code));
-    }
-    return static_cast<TagScheme>(code);
-  }
-
   TaggerConfig config_;
   TagScheme input_scheme_ = TagScheme::IOB2;
   TagScheme output_scheme_ = TagScheme::IOB2;
-  Vocabulary words_;
-  std::vector<std::string> tags_;
-  std::unordered_map<std::string, std::int32_t> tag_ids_;
+  SentenceEncoder encoder_;
   TaggerNetwork<Scalar> network_;
   TransitionRules rules_;
-  /// Prediction contexts not in use; each predict() call takes one. mutable: scratch memory, not
-  /// part of the tagger's value (a copy starts with none).
-  mutable detail::ObjectPool<PredictionContext> contexts_;
+  /// The threads; made on first use. mutable: how the Tagger computes, not what it is (a copy
+  /// makes its own).
+  mutable detail::LazyContext context_;
+  /// Prediction scratch not in use; each batch being tagged takes one. mutable: scratch memory,
+  /// not part of the tagger's value (a copy starts with none).
+  mutable detail::ObjectPool<PredictionScratch> scratch_;
 };
 
 }  // namespace lstmner

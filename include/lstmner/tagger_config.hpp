@@ -58,9 +58,9 @@ struct TaggerConfig {
   // --- reproducibility and parallelism
   // -------------------------------------------------------------
   std::uint64_t seed = 1;
-  /// Worker threads. The engine's unit of parallel work is one LSTM direction, so more than two
-  /// threads are accepted but do not help yet.
-  int threads = 2;
+  /// Threads for training and tagging, 1..1024; 0 = every core this process may use
+  /// (available_cores() in execution_context.hpp). Results do not depend on it.
+  int threads = 0;
 
   /// Throws std::invalid_argument naming the first field out of range.
   void validate() const {
@@ -86,7 +86,8 @@ struct TaggerConfig {
     check(batch_size >= 1 && batch_size <= 65536, "batch_size", "must be in 1..65536");
     check(epochs >= 1, "epochs", "must be at least 1");
     check(patience >= 0, "patience", "must be >= 0 (0 disables early stopping)");
-    check(threads >= 1 && threads <= 1024, "threads", "must be in 1..1024");
+    check(threads >= 0 && threads <= 1024, "threads",
+          "must be in 0..1024 (0 = every available core)");
   }
 };
 

@@ -5,23 +5,28 @@
 /// the best weights, and progress callbacks.
 ///
 /// Reproducibility: one Rng seeded from the config drives the batch order, the <unk> replacement
-/// and the dropout masks, in a fixed order; the same seed gives bit-identical weights, with one
-/// thread or two (every parallel stage cuts its work into the same two parts either way; the
-/// network's and the optimizer's stages alike).
+/// and the dropout masks, in a fixed order; the same seed gives bit-identical weights on any
+/// number of threads. The network's stages do not depend on how they are cut (network.hpp); of
+/// the optimizer's, zeroing, clipping and the update are element-wise, and the gradient norm is
+/// summed over a fixed number of parts (`norm_parts`) added in part order.
 ///
 /// Safety: a non-finite loss or gradient norm stops training with std::runtime_error naming the
 /// epoch and batch, before the optimizer could write NaN into the weights.
 
 #include <lstmner/batch.hpp>
+#include <lstmner/execution_context.hpp>
 #include <lstmner/network.hpp>
 #include <lstmner/optimizer.hpp>
 #include <lstmner/param.hpp>
 #include <lstmner/random.hpp>
 #include <lstmner/tagger_config.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -71,9 +76,20 @@ struct DevScores {
 template <class Scalar>
 class Trainer {
  public:
-  /// `unk_id`: the word id that <unk> replacement substitutes.
-  Trainer(TaggerNetwork<Scalar>& network, const TaggerConfig& config, std::int32_t unk_id)
-      : network_(network), config_(config), unk_id_(unk_id), rng_(config.seed ^ 0x5EEDull) {
+  /// The gradient norm is summed in this many parts of every parameter's elements, whatever
+  /// the thread count, and the parts' sums are added in part order.
+  static constexpr int norm_parts = 16;
+  /// Parameter elements per part of zeroing and the update, at least.
+  static constexpr Index elements_per_part = 16384;
+
+  /// `unk_id`: the word id that <unk> replacement substitutes. The context runs every stage.
+  Trainer(TaggerNetwork<Scalar>& network, const TaggerConfig& config, std::int32_t unk_id,
+          ExecutionContext& context)
+      : network_(network),
+        config_(config),
+        unk_id_(unk_id),
+        context_(context),
+        rng_(config.seed ^ 0x5EEDull) {
     config_.validate();
   }
 
@@ -137,17 +153,21 @@ class Trainer {
                          double* loss) {
     fill_batch(train, indices, batch_);
     replace_with_unknown(train, batch_);
-    run_parts([&](Part part) { zero_grad_values(params, part); });
+    const int element_parts =
+        context_.parts_for(count_gradient_elements(params), elements_per_part);
+    context_.run(element_parts, [&](Part part) { zero_grad_values(params, part); });
     forget_touched_columns(params);
-    network_.forward(batch_, workspace_, &rng_);
+    network_.forward(batch_, workspace_, context_, &rng_);
     const auto tokens = static_cast<std::size_t>(batch_.lengths.num_tokens());
-    *loss = network_.loss_backward(batch_, 1.0 / static_cast<double>(tokens), workspace_);
-    // The global gradient norm from the two parts' sums, then clipping and the update, each part
-    // on its own share of every parameter's elements.
-    run_parts([&](Part part) {
+    *loss = network_.loss_backward(batch_, 1.0 / static_cast<double>(tokens), workspace_, context_);
+    // The global gradient norm from norm_parts fixed parts' sums, then clipping and the update,
+    // each part on its own share of every parameter's elements.
+    context_.run(norm_parts, [&](Part part) {
       part_norms_[static_cast<std::size_t>(part.index)] = grad_squared_norm(params, part);
     });
-    const double norm = std::sqrt(part_norms_[0] + part_norms_[1]);
+    double squared_norm = 0.0;
+    for (double part_norm : part_norms_) squared_norm += part_norm;
+    const double norm = std::sqrt(squared_norm);
     if (!std::isfinite(*loss) || !std::isfinite(norm)) return 0;
     const auto clip = static_cast<Scalar>(clip_factor(norm, config_.clip_norm));
     const bool adam = config_.optimizer == OptimizerKind::Adam;
@@ -156,7 +176,8 @@ class Trainer {
     } else {
       sgd_.begin_step(params);
     }
-    run_parts([&](Part part) {
+    const int update_parts = context_.parts_for(count_gradient_elements(params), elements_per_part);
+    context_.run(update_parts, [&](Part part) {
       if (clip != Scalar(1))
         for (auto* p : params) p->scale_grad(clip, part);
       if (adam) {
@@ -231,11 +252,15 @@ class Trainer {
     }
   }
 
-  /// Runs job(part) for the two parts of a stage the way the network runs its own stages (on its
-  /// workspace's worker when it has two threads).
-  template <class Job>
-  void run_parts(Job&& job) {
-    network_.run_parts(workspace_, job);
+  /// The elements that may carry a gradient (dense parameters whole, sparse ones their touched
+  /// columns): what zeroing and the update walk through.
+  static Index count_gradient_elements(const ParamList<Scalar>& params) {
+    Index n = 0;
+    for (const auto* p : params) {
+      n += p->sparse ? static_cast<Index>(p->touched_columns.size()) * p->value.rows()
+                     : p->value.size();
+    }
+    return n;
   }
 
   static void snapshot(const ParamList<Scalar>& params, std::vector<Matrix<Scalar>>& out) {
@@ -261,12 +286,13 @@ class Trainer {
   TaggerNetwork<Scalar>& network_;
   TaggerConfig config_;
   std::int32_t unk_id_;
+  ExecutionContext& context_;
   Rng rng_;
   Adam<Scalar> adam_{adam_options()};
   Sgd<Scalar> sgd_{sgd_options()};
   Batch batch_;
   typename TaggerNetwork<Scalar>::Workspace workspace_;
-  std::array<double, 2> part_norms_{};
+  std::array<double, norm_parts> part_norms_{};
 };
 
 }  // namespace lstmner

@@ -55,6 +55,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cstddef>
 #include <string>
 
 #include <lstmner/kernels/packed_gemm.hpp>

@@ -31,8 +31,11 @@
 #include <lstmner/kernels/gemm.hpp>
 #include <lstmner/kernels/lstm_reference.hpp>
 #include <lstmner/kernels/packed_gemm.hpp>
+#include <lstmner/parts.hpp>
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
+
+#include <algorithm>
 
 namespace lstmner {
 namespace kernels {
@@ -370,109 +373,212 @@ inline void lstm_cell_backward_column(Index H, const Scalar* gates, const Scalar
 
 }  // namespace detail
 
-/// Fast forward pass. `x` is (In,B,T), `h` becomes (H,B,T). Arguments are assumed valid
-/// (the LSTM layer checks them).
+/// Whether the per-step products of a batch run on the packed micro-kernel (two or more
+/// sequences) or on Eigen's matrix-vector product (one sequence: it reads U once per step without
+/// packing, and measured faster than packing U on every call at T = 32). Decided by the whole
+/// batch, never by a group of it, so that a sequence's arithmetic is the same in every group.
+inline bool uses_packed_steps(const SequenceLengths& lengths) {
+  return lengths.batch_size() >= 2;
+}
+
+// ---- forward, in stages ------------------------------------------------------------------------
+// A whole pass is: prepare; then the input projection (any cut of the columns) and the packing
+// of U, in any order or side by side; then the recurrence (any cut of the sequences). Each stage
+// writes only its own columns (or sequences), and the arithmetic of a column is the same in every
+// cut, so a pass gives bit-identical results however its stages are cut and on however many
+// threads they run.
+
+/// Sizes the cache and h for `lengths` and zeroes the initial state (h_{-1} = c_{-1} = 0).
 template <class Scalar>
-void lstm_forward_fast(const Matrix<Scalar>& W, const Matrix<Scalar>& U, const Matrix<Scalar>& bias,
-                       const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& h,
-                       LstmCache<Scalar>& cache) {
-  const Index H = U.cols();
-  const Index B = lengths.batch_size();
-  const Index T = lengths.max_length();
+void lstm_forward_prepare(Index H, const SequenceLengths& lengths, Tensor3<Scalar>& h,
+                          LstmCache<Scalar>& cache) {
   cache.resize_forward(H, lengths);
-  h.resize(H, B, T);
-
-  // The input projection of every step (padded ones too: cheaper than skipping them), with
-  // the bias added as each block of Z is stored.
-  gemm::gemm(4 * H, B * T, W.cols(), W.data(), W.rows(), gemm::Op::none, x.data(), W.cols(),
-             gemm::Op::none, cache.gates.data(), 4 * H, gemm::Update::overwrite,
-             cache.gemm_workspace, {bias.data(), nullptr});
-
+  h.resize(H, lengths.batch_size(), lengths.max_length());
   cache.cell.step(0).setZero();
   cache.hidden.step(0).setZero();
-  // One column: Eigen's matrix-vector product reads U once per step without packing, and
-  // measured faster than packing U on every call (T = 32); from two columns on, the packed
-  // micro-kernel wins.
-  const bool use_packed = B >= 2;
-  if (use_packed) packed::pack_gate_interleaved(U, cache.packed_u);
+}
+
+/// Z = W·X + bias for the token columns [columns.first, columns.last) of x (padded ones too:
+/// cheaper than skipping them), written into cache.gates.
+template <class Scalar>
+void lstm_project_inputs(const Matrix<Scalar>& W, const Matrix<Scalar>& bias,
+                         const Tensor3<Scalar>& x, LstmCache<Scalar>& cache, Range columns,
+                         gemm::GemmWorkspace<Scalar>& ws) {
+  const Index H4 = W.rows(), In = W.cols();
+  gemm::gemm(H4, columns.size(), In, W.data(), H4, gemm::Op::none, x.data() + columns.first * In,
+             In, gemm::Op::none, cache.gates.data() + columns.first * H4, H4,
+             gemm::Update::overwrite, ws, {bias.data(), nullptr});
+}
+
+/// Packs U for the forward recurrence (when the batch uses the packed kernel).
+template <class Scalar>
+void lstm_pack_forward(const Matrix<Scalar>& U, const SequenceLengths& lengths,
+                       LstmCache<Scalar>& cache) {
+  if (uses_packed_steps(lengths)) packed::pack_gate_interleaved(U, cache.packed_u);
+}
+
+/// The recurrence of the sequences [sequences.first, sequences.last): their steps up to the
+/// group's longest length, then the padding of the steps after it (state carried, outputs 0).
+/// Needs the input projection of the group's columns and the packed U.
+template <class Scalar>
+void lstm_forward_sequences(const Matrix<Scalar>& U, const SequenceLengths& lengths,
+                            Tensor3<Scalar>& h, LstmCache<Scalar>& cache, Range sequences) {
+  const Index H = U.cols();
+  const Index T = lengths.max_length();
+  const Index b0 = sequences.first, nb = sequences.size();
+  if (nb <= 0) return;
+  Index group_length = 0;
+  for (Index b = b0; b < sequences.last; ++b) group_length = std::max(group_length, lengths[b]);
+  const bool packed = uses_packed_steps(lengths);
   for (Index t = 0; t < T; ++t) {
     const detail::ForwardStep<Scalar> s{H,
                                         t,
-                                        lengths.lengths().data(),
+                                        lengths.lengths().data() + b0,
                                         cache.packed_u.data(),
-                                        cache.gates.step(t).data(),
-                                        cache.cell.step(t).data(),
-                                        cache.cell.step(t + 1).data(),
-                                        cache.cell_tanh.step(t).data(),
-                                        cache.hidden.step(t).data(),
-                                        cache.hidden.step(t + 1).data(),
-                                        h.step(t).data()};
-    if (use_packed) {
-      detail::forward_step(s, B);
-    } else {
+                                        cache.gates.step(t).data() + b0 * 4 * H,
+                                        cache.cell.step(t).data() + b0 * H,
+                                        cache.cell.step(t + 1).data() + b0 * H,
+                                        cache.cell_tanh.step(t).data() + b0 * H,
+                                        cache.hidden.step(t).data() + b0 * H,
+                                        cache.hidden.step(t + 1).data() + b0 * H,
+                                        h.step(t).data() + b0 * H};
+    if (t >= group_length) {  // every sequence of the group is padding from here on
+      detail::forward_columns(s, 0, nb);
+    } else if (packed) {
+      detail::forward_step(s, nb);
+    } else {  // one sequence in the batch
       if (t > 0) cache.gates.step(t).noalias() += U * cache.hidden.step(t);
-      detail::forward_columns(s, 0, B);
+      detail::forward_columns(s, 0, nb);
     }
   }
 }
 
-/// Fast backward pass through time. Reads the cache of the matching forward pass (and uses its
-/// scratch buffers); writes `dx` (In,B,T) and adds into dW, dU, dbias. Arguments are assumed valid.
+/// Fast forward pass, all stages on the calling thread. `x` is (In,B,T), `h` becomes (H,B,T).
+/// Arguments are assumed valid (the LSTM layer checks them).
+template <class Scalar>
+void lstm_forward_fast(const Matrix<Scalar>& W, const Matrix<Scalar>& U, const Matrix<Scalar>& bias,
+                       const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& h,
+                       LstmCache<Scalar>& cache) {
+  lstm_forward_prepare(U.cols(), lengths, h, cache);
+  lstm_project_inputs(W, bias, x, cache, Range{0, lengths.batch_size() * lengths.max_length()},
+                      cache.gemm_workspace);
+  lstm_pack_forward(U, lengths, cache);
+  lstm_forward_sequences(U, lengths, h, cache, Range{0, lengths.batch_size()});
+}
+
+// ---- backward, in stages -----------------------------------------------------------------------
+// A whole pass is: prepare; pack Uᵀ; the recurrence back through time (any cut of the sequences),
+// which leaves δZ in cache.gate_grad; then the weight gradients (any cut of the rows of W and U)
+// and the input gradient (any cut of the columns), in any order or side by side. The weight
+// gradients sum over every token column in one product, so their sums never depend on a cut.
+
+/// Sizes the backward scratch and dx.
+template <class Scalar>
+void lstm_backward_prepare(Index H, Index In, const SequenceLengths& lengths, Tensor3<Scalar>& dx,
+                           LstmCache<Scalar>& cache) {
+  const Index B = lengths.batch_size(), T = lengths.max_length();
+  cache.gate_grad.resize(4 * H, B, T);
+  cache.dh_next.resize(H, B);
+  cache.dc_next.resize(H, B);
+  dx.resize(In, B, T);
+}
+
+/// Packs Uᵀ for the backward recurrence (when the batch uses the packed kernel).
+template <class Scalar>
+void lstm_pack_backward(const Matrix<Scalar>& U, const SequenceLengths& lengths,
+                        LstmCache<Scalar>& cache) {
+  if (uses_packed_steps(lengths)) packed::pack_transposed_rows(U, cache.packed_ut);
+}
+
+/// The recurrence back through time of the sequences [sequences.first, sequences.last): writes
+/// their columns of δZ (cache.gate_grad; 0 at padded steps). Needs the packed Uᵀ.
+template <class Scalar>
+void lstm_backward_sequences(const Matrix<Scalar>& U, const SequenceLengths& lengths,
+                             const Tensor3<Scalar>& dh, LstmCache<Scalar>& cache, Range sequences) {
+  const Index H = U.cols();
+  const Index T = lengths.max_length();
+  const Index b0 = sequences.first, nb = sequences.size();
+  if (nb <= 0) return;
+  Index group_length = 0;
+  for (Index b = b0; b < sequences.last; ++b) group_length = std::max(group_length, lengths[b]);
+  auto dh_next = cache.dh_next.matrix().middleCols(b0, nb);
+  auto dc_next = cache.dc_next.matrix().middleCols(b0, nb);
+  dh_next.setZero();
+  dc_next.setZero();
+  const bool packed = uses_packed_steps(lengths);
+  for (Index t = T - 1; t >= 0; --t) {
+    auto dZ_t = cache.gate_grad.step(t).middleCols(b0, nb);
+    if (t >= group_length) {  // padding receives no gradient
+      dZ_t.setZero();
+      continue;
+    }
+    const auto gates = cache.gates.step(t).middleCols(b0, nb);
+    const auto c_prev = cache.cell.step(t).middleCols(b0, nb);
+    const auto tanh_c = cache.cell_tanh.step(t).middleCols(b0, nb);
+    const auto dh_t = dh.step(t).middleCols(b0, nb);
+    for (Index n = 0; n < nb; ++n) {
+      if (t < lengths[b0 + n]) {
+        detail::lstm_cell_backward_column(
+            H, gates.col(n).data(), c_prev.col(n).data(), tanh_c.col(n).data(), dh_t.col(n).data(),
+            dh_next.col(n).data(), dc_next.col(n).data(), dZ_t.col(n).data());
+      } else {
+        dZ_t.col(n).setZero();
+        dc_next.col(n).setZero();
+      }
+    }
+    if (t > 0 && packed) {
+      detail::recurrent_gradient(cache.packed_ut.data(), H, nb, dZ_t.data(), dh_next.data());
+    } else if (t > 0) {
+      dh_next.noalias() = U.transpose() * dZ_t;
+    }
+  }
+}
+
+/// dW += δZ·Xᵀ, dU += δZ·H_prevᵀ and dbias += δZ·1 for the rows [rows.first, rows.last) of the
+/// 4H gate rows, each a sum over every token column (padded columns have δz = 0, so x there must
+/// be finite). H_prev is cache.hidden's first T steps: h_{t-1} for every t.
+template <class Scalar>
+void lstm_weight_gradients(const Tensor3<Scalar>& x, const LstmCache<Scalar>& cache,
+                           Matrix<Scalar>& dW, Matrix<Scalar>& dU, Matrix<Scalar>& dbias,
+                           Range rows, gemm::GemmWorkspace<Scalar>& ws) {
+  if (rows.size() <= 0) return;
+  const Index H4 = dW.rows(), In = dW.cols(), H = dU.cols();
+  const Index N = cache.gate_grad.dim(1) * cache.gate_grad.dim(2);
+  const Scalar* dZ = cache.gate_grad.data() + rows.first;
+  using gemm::Op;
+  using gemm::Update;
+  gemm::gemm(rows.size(), In, N, dZ, H4, Op::none, x.data(), In, Op::transpose,
+             dW.data() + rows.first, H4, Update::accumulate, ws,
+             {nullptr, dbias.data() + rows.first});
+  gemm::gemm(rows.size(), H, N, dZ, H4, Op::none, cache.hidden.data(), H, Op::transpose,
+             dU.data() + rows.first, H4, Update::accumulate, ws);
+}
+
+/// dX = Wᵀ·δZ for the token columns [columns.first, columns.last) (0 at padded columns, where
+/// δz = 0).
+template <class Scalar>
+void lstm_input_gradient(const Matrix<Scalar>& W, const LstmCache<Scalar>& cache,
+                         Tensor3<Scalar>& dx, Range columns, gemm::GemmWorkspace<Scalar>& ws) {
+  const Index H4 = W.rows(), In = W.cols();
+  gemm::gemm(In, columns.size(), H4, W.data(), H4, gemm::Op::transpose,
+             cache.gate_grad.data() + columns.first * H4, H4, gemm::Op::none,
+             dx.data() + columns.first * In, In, gemm::Update::overwrite, ws);
+}
+
+/// Fast backward pass through time, all stages on the calling thread. Reads the cache of the
+/// matching forward pass (and uses its scratch buffers); writes `dx` (In,B,T) and adds into dW,
+/// dU, dbias. Arguments are assumed valid.
 template <class Scalar>
 void lstm_backward_fast(const Matrix<Scalar>& W, const Matrix<Scalar>& U, const Tensor3<Scalar>& x,
                         const SequenceLengths& lengths, const Tensor3<Scalar>& dh,
                         Tensor3<Scalar>& dx, Matrix<Scalar>& dW, Matrix<Scalar>& dU,
                         Matrix<Scalar>& dbias, LstmCache<Scalar>& cache) {
-  const Index H = U.cols();
-  const Index In = W.cols();
-  const Index B = lengths.batch_size();
-  const Index T = lengths.max_length();
-  cache.gate_grad.resize(4 * H, B, T);
-  cache.dh_next.resize(H, B);
-  cache.dc_next.resize(H, B);
-  cache.dh_next.setZero();
-  cache.dc_next.setZero();
-  auto dh_next = cache.dh_next.matrix();
-  auto dc_next = cache.dc_next.matrix();
-  const bool use_packed = B >= 2;  // as in the forward pass
-  if (use_packed) packed::pack_transposed_rows(U, cache.packed_ut);
-
-  for (Index t = T - 1; t >= 0; --t) {
-    auto dZ_t = cache.gate_grad.step(t);
-    const auto gates = cache.gates.step(t);
-    const auto c_prev = cache.cell.step(t);
-    const auto tanh_c = cache.cell_tanh.step(t);
-    const auto dh_t = dh.step(t);
-    for (Index b = 0; b < B; ++b) {
-      if (t < lengths[b]) {
-        detail::lstm_cell_backward_column(
-            H, gates.col(b).data(), c_prev.col(b).data(), tanh_c.col(b).data(), dh_t.col(b).data(),
-            dh_next.col(b).data(), dc_next.col(b).data(), dZ_t.col(b).data());
-      } else {  // padding receives no gradient
-        dZ_t.col(b).setZero();
-        dc_next.col(b).setZero();
-      }
-    }
-    if (t > 0 && use_packed) {
-      detail::recurrent_gradient(cache.packed_ut.data(), H, B, dZ_t.data(), dh_next.data());
-    } else if (t > 0) {
-      dh_next.noalias() = U.transpose() * dZ_t;
-    }
-  }
-
-  // The products over all steps. cache.hidden's first T steps are h_{t-1} for every t; the
-  // bias gradient (δZ's row sums) is taken while dW's product packs δZ.
-  const Index N = B * T;
-  const Scalar* dZ = cache.gate_grad.data();
-  using gemm::Op;
-  using gemm::Update;
-  gemm::gemm(4 * H, In, N, dZ, 4 * H, Op::none, x.data(), In, Op::transpose, dW.data(), 4 * H,
-             Update::accumulate, cache.gemm_workspace, {nullptr, dbias.data()});
-  gemm::gemm(4 * H, H, N, dZ, 4 * H, Op::none, cache.hidden.data(), H, Op::transpose, dU.data(),
-             4 * H, Update::accumulate, cache.gemm_workspace);
-  dx.resize(In, B, T);
-  gemm::gemm(In, N, 4 * H, W.data(), 4 * H, Op::transpose, dZ, 4 * H, Op::none, dx.data(), In,
-             Update::overwrite, cache.gemm_workspace);
+  lstm_backward_prepare(U.cols(), W.cols(), lengths, dx, cache);
+  lstm_pack_backward(U, lengths, cache);
+  lstm_backward_sequences(U, lengths, dh, cache, Range{0, lengths.batch_size()});
+  lstm_weight_gradients(x, cache, dW, dU, dbias, Range{0, W.rows()}, cache.gemm_workspace);
+  lstm_input_gradient(W, cache, dx, Range{0, lengths.batch_size() * lengths.max_length()},
+                      cache.gemm_workspace);
 }
 
 }  // namespace kernels
