@@ -6,12 +6,15 @@
 // products: 2·4H·(In+H) FLOPs per token per direction for forward, three times that for
 // forward+backward (forward, the input/recurrent gradients, the weight gradients).
 //
-// Also: the reference kernels on one shape (what the fast path buys) and the bidirectional layer
-// on one and two threads (wall-clock rates, since the second thread's CPU time is not ours).
+// Also: the reference kernels on one shape (what the fast path buys); the batch sizes between 1
+// and 32 on the tagger's shape (how fast a group of sentences runs alone: what the smallest part
+// of the data-parallel BiLSTM may be); and the bidirectional layer on an ExecutionContext of
+// 1, 2, 4 and 8 threads (threads:N; wall-clock rates, since the workers' CPU time is not ours).
 //
 //   ./bench_lstm --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
 #include <lstmner/bidirectional.hpp>
+#include <lstmner/execution_context.hpp>
 #include <lstmner/lstm.hpp>
 #include <lstmner/random.hpp>
 #include <lstmner/sequence_lengths.hpp>
@@ -93,23 +96,42 @@ void lstm_forward_backward_reference(benchmark::State& state) {
   run_lstm(state, true, LstmKernel::reference);
 }
 
-void bilstm_forward(benchmark::State& state) {
+void run_bilstm(benchmark::State& state, bool with_backward) {
   const Shape shape(state);
   Rng rng(42);
   auto layer = lstmner::make_bilstm<float>(shape.in, shape.hidden, rng);
-  layer.num_threads = static_cast<int>(state.range(4));
+  lstmner::ExecutionContext context(static_cast<int>(state.range(4)));
   const SequenceLengths lengths(
       std::vector<Index>(static_cast<std::size_t>(shape.batch), shape.time));
   const Tensor3<float> x = random_tensor(shape.in, shape.batch, shape.time, rng);
+  const Tensor3<float> dout = random_tensor(2 * shape.hidden, shape.batch, shape.time, rng);
   lstmner::BiLSTM<float>::Workspace ws;
-  Tensor3<float> out;
-  layer.forward(x, lengths, out, ws);
+  Tensor3<float> out, dx;
+  layer.forward(x, lengths, out, ws, context);
+  if (with_backward) layer.backward(x, lengths, dout, dx, ws, context);
   for (auto _ : state) {
-    layer.forward(x, lengths, out, ws);
+    layer.forward(x, lengths, out, ws, context);
+    if (with_backward) {
+      layer.backward(x, lengths, dout, dx, ws, context);
+      benchmark::DoNotOptimize(dx.data());
+    }
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  set_counters(state, shape, 2.0 * shape.forward_flops());
+  set_counters(state, shape, 2.0 * shape.forward_flops() * (with_backward ? 3.0 : 1.0));
+}
+
+void bilstm_forward(benchmark::State& state) {
+  run_bilstm(state, false);
+}
+void bilstm_forward_backward(benchmark::State& state) {
+  run_bilstm(state, true);
+}
+
+/// The tagger's BiLSTM (In = 116: word 100 + casing 16; H = 100; batch 32, T = 16, about a
+/// CoNLL-2003 batch) on 1, 2, 4 and 8 threads.
+void tagger_bilstm_threads(benchmark::internal::Benchmark* b) {
+  for (const Index threads : {1, 2, 4, 8}) b->Args({116, 100, 32, 16, threads});
 }
 
 /// The grid: (In, H) in {(100,100), (256,256), (512,512)}, B in {1, 32}, T = 32.
@@ -132,10 +154,23 @@ BENCHMARK(lstm_forward_backward_reference)
     ->ArgNames({"in", "h", "b", "t"})
     ->Args({256, 256, 32, 32})
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(lstm_forward_backward)
+    ->Name("lstm_forward_backward_batch_scan")
+    ->ArgNames({"in", "h", "b", "t"})
+    ->Args({116, 100, 2, 16})
+    ->Args({116, 100, 4, 16})
+    ->Args({116, 100, 8, 16})
+    ->Args({116, 100, 16, 16})
+    ->Args({116, 100, 32, 16})
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(bilstm_forward)
     ->ArgNames({"in", "h", "b", "t", "threads"})
-    ->Args({100, 100, 32, 32, 1})
-    ->Args({100, 100, 32, 32, 2})
+    ->Apply(tagger_bilstm_threads)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(bilstm_forward_backward)
+    ->ArgNames({"in", "h", "b", "t", "threads"})
+    ->Apply(tagger_bilstm_threads)
     ->UseRealTime()
     ->Unit(benchmark::kMicrosecond);
 
