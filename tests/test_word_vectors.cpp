@@ -164,10 +164,17 @@ TEST_CASE("word vectors: GloVe text, fastText .vec and word2vec binary read the 
     REQUIRE(v.vectors()(1, 2) == 6.0f);
   }
   SECTION("numbers: tiny values underflow to 0") {
-    const WordVectors v = parse_word_vectors("a 1e-400 -1e-50 3.4e38\n", "x");
+    const std::string tiny_fraction = "0." + std::string(400, '0') + "1";
+    const WordVectors v =
+        parse_word_vectors("a 1e-400 -1e-50 3.4e38 " + tiny_fraction + " -1000e-500\n", "x");
     REQUIRE(v.vectors()(0, 0) == 0.0f);
     REQUIRE(v.vectors()(1, 0) == -0.0f);
     REQUIRE(v.vectors()(2, 0) == 3.4e38f);
+    REQUIRE(v.vectors()(3, 0) == 0.0f);
+    REQUIRE(v.vectors()(4, 0) == 0.0f);
+    REQUIRE_THAT(error_of("a 1" + std::string(400, '0') + "\n"),
+                 Catch::EndsWith("is out of range"));
+    REQUIRE_THAT(error_of("a 0.1e400\n"), Catch::EndsWith("is out of range"));
   }
 }
 

@@ -397,9 +397,14 @@ inline bool parse_vector_number(std::string_view text, float& out, std::string* 
     return false;
   }
   if (ec == std::errc::result_out_of_range) {
-    // Too small for a double rounds to 0 (as it would for float); too large is an error.
+    // Too small for a double rounds to 0 (as it would for float); too large is an error. Tiny:
+    // a negative exponent, or no exponent and an integer part of zeros ("0.000…0001").
+    const std::size_t e = digits.find_first_of("eE");
+    const std::string_view integer = digits.substr(digits[0] == '-' ? 1 : 0);
     const bool tiny =
-        digits.find("e-") != std::string_view::npos || digits.find("E-") != std::string_view::npos;
+        e != std::string_view::npos
+            ? e + 1 < digits.size() && digits[e + 1] == '-'
+            : integer.substr(0, integer.find('.')).find_first_not_of('0') == std::string_view::npos;
     if (!tiny) {
       if (why) *why = "is out of range";
       return false;
