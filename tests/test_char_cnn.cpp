@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <limits>
+#include <thread>
 #include <vector>
 
 using namespace lstmner;
@@ -285,6 +286,47 @@ TEST_CASE("char CNN: results are bit-identical however the work is cut") {
       REQUIRE(bitwise_equal(dtable, cnn.table.grad));
     }
   }
+}
+
+TEST_CASE("char CNN: the parts of each stage can run on two threads at once") {
+  Rng rng(22);
+  CharCNN<float> cnn(50, 30, 30, rng);
+  std::vector<Index> lengths;
+  for (int w = 0; w < 200; ++w) lengths.push_back(1 + static_cast<Index>(rng.below(12)));
+  const Batch batch = random_batch(lengths, 50, rng);
+  const Tensor2<float> d_out = random_matrix<float>(30, 200, rng);
+  CharCNN<float>::Workspace ws;
+  Tensor2<float> out;
+  cnn.forward(batch.ids, batch.lengths, out, ws);
+  zero_grad(cnn.params());
+  cnn.backward(batch.ids, batch.lengths, d_out, ws);
+  const Matrix<float> out_serial = out.matrix(), dW = cnn.W.grad, dtable = cnn.table.grad;
+
+  CharCNN<float>::Workspace ws2;
+  kernels::gemm::GemmWorkspace<float> gemm0, gemm1;
+  Tensor2<float> out2;
+  const auto both = [](auto&& first, auto&& second) {
+    std::thread worker(second);
+    first();
+    worker.join();
+  };
+  cnn.prepare_forward(batch.ids, batch.lengths, out2, ws2);
+  both([&] { cnn.forward_words(batch.ids, batch.lengths, 0, 90, out2, ws2, gemm0); },
+       [&] { cnn.forward_words(batch.ids, batch.lengths, 90, 200, out2, ws2, gemm1); });
+  zero_grad(cnn.params());
+  cnn.prepare_backward(batch.ids, batch.lengths, d_out, ws2);
+  both([&] { cnn.backward_words(batch.ids, batch.lengths, 0, 120, d_out, ws2); },
+       [&] { cnn.backward_words(batch.ids, batch.lengths, 120, 200, d_out, ws2); });
+  both(
+      [&] {
+        cnn.backward_params(batch.ids, batch.lengths, Part{0, 2}, ws2);
+      },
+      [&] {
+        cnn.backward_params(batch.ids, batch.lengths, Part{1, 2}, ws2);
+      });
+  REQUIRE(bitwise_equal(out_serial, as_matrix(out2)));
+  REQUIRE(bitwise_equal(dW, cnn.W.grad));
+  REQUIRE(bitwise_equal(dtable, cnn.table.grad));
 }
 
 TEST_CASE("char CNN: a frozen table gets no gradient; the filters still learn") {
