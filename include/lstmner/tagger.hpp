@@ -114,7 +114,7 @@ class Tagger {
     const std::vector<EncodedSentence> encoded = tagger.encoder_.encode_training_data(train);
 
     Rng init_rng(config.seed);
-    tagger.network_ = TaggerNetwork<Scalar>(tagger.network_shape(), config.dropout, init_rng);
+    tagger.network_ = TaggerNetwork<Scalar>(tagger.network_shape(), init_rng);
     tagger.rules_ = make_transition_rules(tagger.tags(), config.train_scheme);
 
     Trainer<Scalar> trainer(tagger.network_, config, unk_id, tagger.context());
@@ -282,7 +282,7 @@ class Tagger {
               std::to_string(num_casing_classes));
     }
     Rng rng(0);  // shapes only; every value is overwritten below
-    tagger.network_ = TaggerNetwork<Scalar>(shape, tagger.config_.dropout, rng);
+    tagger.network_ = TaggerNetwork<Scalar>(shape, rng);
     auto params = tagger.network_.params();
     const std::uint64_t count = in.read_u64("parameter count");
     if (count != params.size()) {
@@ -320,7 +320,7 @@ class Tagger {
     fill_batch(encoded, indices, batch);
     network_.forward(batch, scratch.network, stages, nullptr);
     scratch.decoder.set_rules(rules_);
-    const Index K = network_.shape.num_tags;
+    const Index K = network_.num_tags();
     const Index B = batch.batch_size();
     for (Index b = 0; b < B; ++b) {
       const Index length = batch.lengths[b];
@@ -350,6 +350,9 @@ class Tagger {
     shape.embedding_dim = config_.embedding_dim;
     shape.casing_dim = config_.casing_dim;
     shape.hidden_dim = config_.hidden_dim;
+    shape.lstm_layers = config_.lstm_layers;
+    shape.dropout = config_.dropout;
+    shape.output = config_.output;
     return shape;
   }
 

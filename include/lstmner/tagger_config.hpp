@@ -26,11 +26,27 @@ inline OptimizerKind parse_optimizer(const std::string& name) {
   throw std::invalid_argument("lstmner: unknown optimizer '" + name + "' (expected adam or sgd)");
 }
 
+/// The output head of a network (heads/): per-token softmax, or a linear-chain CRF.
+enum class OutputKind { softmax, crf };
+
+inline std::string to_string(OutputKind kind) {
+  return kind == OutputKind::softmax ? "softmax" : "crf";
+}
+
+inline OutputKind parse_output_kind(const std::string& name) {
+  if (name == "softmax") return OutputKind::softmax;
+  if (name == "crf") return OutputKind::crf;
+  throw std::invalid_argument("lstmner: unknown output head '" + name +
+                              "' (expected softmax or crf)");
+}
+
 struct TaggerConfig {
   // --- model shape ---------------------------------------------------------------------------
   int embedding_dim = 100;  ///< word embedding size
   int hidden_dim = 100;     ///< LSTM hidden size per direction
   int casing_dim = 16;      ///< casing-feature embedding size (Huang et al. 2015); 0 disables it
+  int lstm_layers = 1;      ///< stacked BiLSTM layers, dropout between them
+  OutputKind output = OutputKind::softmax;  ///< the output head: per-token softmax or a CRF
 
   // --- text normalisation (applied to words before the vocabulary lookup) ----------------------
   bool lowercase = true;         ///< casing lives in the casing feature, so words can be folded
@@ -74,6 +90,7 @@ struct TaggerConfig {
     check(embedding_dim >= 1 && embedding_dim <= 4096, "embedding_dim", "must be in 1..4096");
     check(hidden_dim >= 1 && hidden_dim <= 4096, "hidden_dim", "must be in 1..4096");
     check(casing_dim >= 0 && casing_dim <= 256, "casing_dim", "must be in 0..256");
+    check(lstm_layers >= 1 && lstm_layers <= 8, "lstm_layers", "must be in 1..8");
     check(min_word_count >= 1, "min_word_count", "must be at least 1");
     probability(dropout, "dropout");
     probability(singleton_unk, "singleton_unk");
