@@ -43,6 +43,20 @@ std::vector<EncodedSentence> marker_task(std::size_t count, Rng& rng) {
   return data;
 }
 
+/// Gives every token of `data` characters: a spelling of 1..3 character ids (2..6) derived from
+/// its word id, so equal words are spelled alike and the char encoder sees repeated spellings.
+void add_characters(std::vector<EncodedSentence>& data) {
+  for (auto& s : data) {
+    s.chars.clear();
+    s.char_offsets.assign(1, 0);
+    for (std::int32_t word : s.words) {
+      const int n = 1 + word % 3;
+      for (int i = 0; i < n; ++i) s.chars.push_back(2 + (word * 7 + i * 3) % 5);
+      s.char_offsets.push_back(static_cast<std::int32_t>(s.chars.size()));
+    }
+  }
+}
+
 NetworkShape small_shape() {
   NetworkShape shape;
   shape.vocabulary_size = 16;
@@ -96,6 +110,7 @@ struct Composition {
   const char* name;
   int lstm_layers;
   OutputKind output;
+  CharEncoderKind chars;
   double dropout;
 };
 
@@ -110,11 +125,17 @@ void check_network_gradients(const NetworkShape& shape, std::uint64_t seed) {
   data[1].casing.resize(1);
   data[1].tags = {0};
   data[2].tags.back() = 0;
+  if (shape.char_encoder != CharEncoderKind::none) add_characters(data);
   Batch batch;
   fill_batch(data, {0, 1, 2}, batch);
   REQUIRE(batch.lengths[1] == 1);
   const double scale = 1.0 / static_cast<double>(batch.lengths.num_tokens());
   const bool dropout = shape.dropout > 0.0;
+
+  // Every part of the composition is there (and so gets checked below).
+  CHECK((net.block("chars") != nullptr) == (shape.char_encoder != CharEncoderKind::none));
+  CHECK(net.encoder.layers.size() == static_cast<std::size_t>(shape.lstm_layers));
+  CHECK(net.head->name() == to_string(shape.output));
 
   typename TaggerNetwork<double>::Workspace ws;
   auto params = net.params();
@@ -146,9 +167,9 @@ void check_network_gradients(const NetworkShape& shape, std::uint64_t seed) {
 
 TEST_CASE("whole-network gradients match finite differences, dropout on, every composition") {
   const std::vector<Composition> compositions{
-      {"1 layer, softmax, no dropout", 1, OutputKind::softmax, 0.0},
-      {"1 layer, softmax, dropout", 1, OutputKind::softmax, 0.3},
-      {"2 layers, softmax, dropout", 2, OutputKind::softmax, 0.3},
+      {"1 layer, softmax, no dropout", 1, OutputKind::softmax, CharEncoderKind::none, 0.0},
+      {"1 layer, softmax, dropout", 1, OutputKind::softmax, CharEncoderKind::none, 0.3},
+      {"2 layers, softmax, char CNN, dropout", 2, OutputKind::softmax, CharEncoderKind::cnn, 0.3},
   };
   for (const Composition& c : compositions) {
     INFO(c.name);
@@ -156,6 +177,10 @@ TEST_CASE("whole-network gradients match finite differences, dropout on, every c
     shape.lstm_layers = c.lstm_layers;
     shape.output = c.output;
     shape.dropout = c.dropout;
+    shape.char_encoder = c.chars;
+    shape.char_vocabulary_size = 7;
+    shape.char_embedding_dim = 4;
+    shape.char_hidden_dim = 5;
     check_network_gradients(shape, 3);
   }
 }

@@ -21,7 +21,9 @@
 /// that do not depend on the thread count (docs/architecture.md, "Threads").
 
 #include <lstmner/batch.hpp>
+#include <lstmner/blocks/char_block.hpp>
 #include <lstmner/blocks/embedding_block.hpp>
+#include <lstmner/char_cnn.hpp>
 #include <lstmner/encoder.hpp>
 #include <lstmner/execution_context.hpp>
 #include <lstmner/heads/softmax_head.hpp>
@@ -51,7 +53,11 @@ struct NetworkShape {
   Index casing_dim = 0;       ///< casing embedding rows; 0 = no casing block
   Index hidden_dim = 100;     ///< BiLSTM units per direction
   int lstm_layers = 1;        ///< stacked BiLSTM layers
-  double dropout = 0.0;       ///< the encoder's dropout rate
+  CharEncoderKind char_encoder = CharEncoderKind::none;
+  Index char_vocabulary_size = 0;  ///< character ids (CharVocabulary::size())
+  Index char_embedding_dim = 25;
+  Index char_hidden_dim = 25;  ///< per direction (BiLSTM) or filters (CNN)
+  double dropout = 0.0;        ///< the encoder's dropout rate
   OutputKind output = OutputKind::softmax;
 };
 
@@ -176,6 +182,9 @@ class TaggerNetwork {
       blocks.push_back(std::make_unique<EmbeddingBlock<Scalar>>(
           "casing", &Batch::casing,
           Embedding<Scalar>(shape.casing_classes, shape.casing_dim, rng)));
+    if (shape.char_encoder == CharEncoderKind::cnn)
+      blocks.push_back(std::make_unique<CharBlock<Scalar, CharCNN<Scalar>>>(CharCNN<Scalar>(
+          shape.char_vocabulary_size, shape.char_embedding_dim, shape.char_hidden_dim, rng)));
   }
 
   /// The output head of `shape`.

@@ -351,6 +351,10 @@ class Tagger {
     shape.casing_dim = config_.casing_dim;
     shape.hidden_dim = config_.hidden_dim;
     shape.lstm_layers = config_.lstm_layers;
+    shape.char_encoder = config_.char_encoder;
+    shape.char_vocabulary_size = static_cast<Index>(encoder_.chars().size());
+    shape.char_embedding_dim = config_.char_embedding_dim;
+    shape.char_hidden_dim = config_.char_hidden_dim;
     shape.dropout = config_.dropout;
     shape.output = config_.output;
     return shape;

@@ -40,12 +40,40 @@ inline OutputKind parse_output_kind(const std::string& name) {
                               "' (expected softmax or crf)");
 }
 
+/// The character-level word encoder of a network (blocks/char_block.hpp): none, a character
+/// BiLSTM (Lample et al. 2016) or a character CNN (Ma & Hovy 2016).
+enum class CharEncoderKind { none, lstm, cnn };
+
+inline std::string to_string(CharEncoderKind kind) {
+  switch (kind) {
+    case CharEncoderKind::none:
+      return "none";
+    case CharEncoderKind::lstm:
+      return "lstm";
+    case CharEncoderKind::cnn:
+      return "cnn";
+  }
+  return "?";
+}
+
+inline CharEncoderKind parse_char_encoder(const std::string& name) {
+  if (name == "none") return CharEncoderKind::none;
+  if (name == "lstm") return CharEncoderKind::lstm;
+  if (name == "cnn") return CharEncoderKind::cnn;
+  throw std::invalid_argument("lstmner: unknown character encoder '" + name +
+                              "' (expected none, lstm or cnn)");
+}
+
 struct TaggerConfig {
   // --- model shape ---------------------------------------------------------------------------
   int embedding_dim = 100;  ///< word embedding size
   int hidden_dim = 100;     ///< LSTM hidden size per direction
   int casing_dim = 16;      ///< casing-feature embedding size (Huang et al. 2015); 0 disables it
   int lstm_layers = 1;      ///< stacked BiLSTM layers, dropout between them
+  CharEncoderKind char_encoder = CharEncoderKind::none;  ///< the character-level word encoder
+  int char_embedding_dim = 25;                           ///< character vector size
+  int char_hidden_dim = 25;  ///< char BiLSTM units per direction, or char CNN filters
+  int min_char_count = 1;    ///< rarer training characters map to the unknown character
   OutputKind output = OutputKind::softmax;  ///< the output head: per-token softmax or a CRF
 
   // --- text normalisation (applied to words before the vocabulary lookup) ----------------------
@@ -91,6 +119,10 @@ struct TaggerConfig {
     check(hidden_dim >= 1 && hidden_dim <= 4096, "hidden_dim", "must be in 1..4096");
     check(casing_dim >= 0 && casing_dim <= 256, "casing_dim", "must be in 0..256");
     check(lstm_layers >= 1 && lstm_layers <= 8, "lstm_layers", "must be in 1..8");
+    check(char_embedding_dim >= 1 && char_embedding_dim <= 1024, "char_embedding_dim",
+          "must be in 1..1024");
+    check(char_hidden_dim >= 1 && char_hidden_dim <= 1024, "char_hidden_dim", "must be in 1..1024");
+    check(min_char_count >= 1, "min_char_count", "must be at least 1");
     check(min_word_count >= 1, "min_word_count", "must be at least 1");
     probability(dropout, "dropout");
     probability(singleton_unk, "singleton_unk");
