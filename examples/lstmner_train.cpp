@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <unistd.h>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -23,10 +24,16 @@ namespace {
 using lstmner::TaggerConfig;
 
 struct Options {
-  std::string data_dir, train, dev, test, model, metrics_json, scheme, optimizer;
+  std::string data_dir, train, dev, test, model, metrics_json, scheme, optimizer, char_encoder,
+      output;
   bool quiet = false;
   bool benchmark = false;
 };
+
+std::string lowercase(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
 
 std::string format_duration(double seconds) {
   char buf[32];
@@ -79,7 +86,16 @@ nlohmann::json config_json(const TaggerConfig& c) {
           {"train_scheme", lstmner::to_string(c.train_scheme)},
           {"constrained_decoding", c.constrained_decoding},
           {"seed", c.seed},
-          {"threads", c.threads}};
+          {"threads", c.threads},
+          {"lstm_layers", c.lstm_layers},
+          {"output", lstmner::to_string(c.output)},
+          {"char_encoder", lstmner::to_string(c.char_encoder)},
+          {"char_embedding_dim", c.char_embedding_dim},
+          {"char_hidden_dim", c.char_hidden_dim},
+          {"min_char_count", c.min_char_count},
+          {"word_vectors", c.word_vectors},
+          {"max_word_vectors", c.max_word_vectors},
+          {"freeze_word_vectors", c.freeze_word_vectors}};
 }
 
 int run(int argc, char** argv) {
@@ -87,6 +103,8 @@ int run(int argc, char** argv) {
   TaggerConfig config;  // the library's defaults are the tool's defaults
   opt.scheme = lstmner::to_string(config.train_scheme);
   opt.optimizer = lstmner::to_string(config.optimizer);
+  opt.char_encoder = lstmner::to_string(config.char_encoder);
+  opt.output = lstmner::to_string(config.output);
   CLI::App app{"lstmner-train: train a BiLSTM named-entity tagger on CoNLL files"};
   app.option_defaults()->always_capture_default();
   app.add_option("--data", opt.data_dir,
@@ -110,6 +128,22 @@ int run(int argc, char** argv) {
   app.add_option("--emb-dim", config.embedding_dim, "Word embedding size");
   app.add_option("--hidden", config.hidden_dim, "LSTM hidden size per direction");
   app.add_option("--casing-dim", config.casing_dim, "Casing feature embedding size (0: off)");
+  app.add_option("--char-encoder", opt.char_encoder,
+                 "Character-level word encoder: lstm (char BiLSTM), cnn (char CNN) or none")
+      ->check(CLI::IsMember({"none", "lstm", "cnn"}, CLI::ignore_case));
+  app.add_option("--char-dim", config.char_embedding_dim, "Character embedding size");
+  app.add_option("--char-hidden", config.char_hidden_dim,
+                 "Char BiLSTM units per direction, or char CNN filters");
+  app.add_option("--embeddings", config.word_vectors,
+                 "Pretrained word vectors (GloVe/word2vec text, fastText .vec, word2vec binary): "
+                 "an extra input block over training and vector words");
+  app.add_option("--max-vectors", config.max_word_vectors,
+                 "Read only the first N vectors of --embeddings (0: all)");
+  app.add_flag("--freeze-embeddings", config.freeze_word_vectors,
+               "Keep the pretrained vectors fixed (default: fine-tune them)");
+  app.add_option("--layers", config.lstm_layers, "Stacked BiLSTM layers")->check(CLI::Range(1, 8));
+  app.add_option("--output", opt.output, "Output layer: softmax or crf")
+      ->check(CLI::IsMember({"softmax", "crf"}, CLI::ignore_case));
   app.add_option("--dropout", config.dropout, "Dropout on embeddings and LSTM outputs");
   app.add_option("--singleton-unk", config.singleton_unk,
                  "Probability of replacing a training singleton by <unk>");
@@ -134,6 +168,8 @@ int run(int argc, char** argv) {
 
   config.train_scheme = lstmner::parse_tag_scheme(opt.scheme);
   config.optimizer = lstmner::parse_optimizer(opt.optimizer);
+  config.char_encoder = lstmner::parse_char_encoder(lowercase(opt.char_encoder));
+  config.output = lstmner::parse_output_kind(lowercase(opt.output));
   config.validate();
 
   if (opt.data_dir.empty() && opt.train.empty()) {

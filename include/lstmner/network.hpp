@@ -56,8 +56,11 @@ struct NetworkShape {
   CharEncoderKind char_encoder = CharEncoderKind::none;
   Index char_vocabulary_size = 0;  ///< character ids (CharVocabulary::size())
   Index char_embedding_dim = 25;
-  Index char_hidden_dim = 25;  ///< per direction (BiLSTM) or filters (CNN)
-  double dropout = 0.0;        ///< the encoder's dropout rate
+  Index char_hidden_dim = 25;        ///< per direction (BiLSTM) or filters (CNN)
+  Index vector_vocabulary_size = 0;  ///< pretrained-vector table columns; 0 = no vectors block
+  Index vector_dim = 0;
+  bool freeze_vectors = false;
+  double dropout = 0.0;  ///< the encoder's dropout rate
   OutputKind output = OutputKind::softmax;
 };
 
@@ -182,6 +185,13 @@ class TaggerNetwork {
       blocks.push_back(std::make_unique<EmbeddingBlock<Scalar>>(
           "casing", &Batch::casing,
           Embedding<Scalar>(shape.casing_classes, shape.casing_dim, rng)));
+    if (shape.vector_vocabulary_size > 0) {
+      auto vectors = std::make_unique<EmbeddingBlock<Scalar>>(
+          "vectors", &Batch::vectors,
+          Embedding<Scalar>(shape.vector_vocabulary_size, shape.vector_dim, rng));
+      vectors->embedding.set_frozen(shape.freeze_vectors);
+      blocks.push_back(std::move(vectors));
+    }
     if (shape.char_encoder == CharEncoderKind::cnn)
       blocks.push_back(std::make_unique<CharBlock<Scalar, CharCNN<Scalar>>>(CharCNN<Scalar>(
           shape.char_vocabulary_size, shape.char_embedding_dim, shape.char_hidden_dim, rng)));

@@ -17,6 +17,7 @@
 /// several threads at once.
 
 #include <lstmner/batch.hpp>
+#include <lstmner/blocks/vectors_block.hpp>
 #include <lstmner/casing.hpp>
 #include <lstmner/char_vocabulary.hpp>
 #include <lstmner/conll.hpp>
@@ -24,6 +25,7 @@
 #include <lstmner/tagger_config.hpp>
 #include <lstmner/vocabulary.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -64,7 +66,7 @@ class SentenceEncoder {
                   ": a training sentence needs one tag per word");
       for (const auto& w : s.words) {
         ++counts[norm.apply(w)];
-        if (config_.char_encoder != CharEncoderKind::none) ++raw_counts[w];
+        ++raw_counts[w];
       }
       for (const auto& t : convert_tags(s.tags, train.scheme, config_.train_scheme)) ++tag_set[t];
     }
@@ -74,6 +76,13 @@ class SentenceEncoder {
                  ? CharVocabulary{}
                  : CharVocabulary::build_from_words(
                        raw_counts, static_cast<std::size_t>(config_.min_char_count));
+    // The training words, most frequent first (ties in string order), for the vectors block.
+    training_words_.clear();
+    for (const auto& [word, count] : raw_counts) training_words_.push_back(word);
+    std::stable_sort(training_words_.begin(), training_words_.end(),
+                     [&](const std::string& a, const std::string& b) {
+                       return raw_counts.at(a) > raw_counts.at(b);
+                     });
     tags_.clear();
     if (tag_set.count("O")) tags_.push_back("O");
     for (const auto& [tag, n] : tag_set)
@@ -93,6 +102,10 @@ class SentenceEncoder {
       e.words.push_back(id);
       e.casing.push_back(static_cast<std::int32_t>(casing_class(token)));
       if (mark_singletons) e.singleton.push_back(id != unk_id && words_.count(id) == 1 ? 1 : 0);
+    }
+    if (!vectors_.empty()) {
+      e.vectors.reserve(tokens.size());
+      for (const auto& token : tokens) e.vectors.push_back(vectors_.id(token));
     }
     if (uses_chars()) {
       e.char_offsets.reserve(tokens.size() + 1);
@@ -124,6 +137,11 @@ class SentenceEncoder {
   /// The character vocabulary (empty without a character encoder).
   const CharVocabulary& chars() const { return chars_; }
   bool uses_chars() const { return chars_.size() > CharVocabulary::reserved; }
+  /// The pretrained-vector block's vocabulary (empty without one).
+  const VectorVocabulary& vectors() const { return vectors_; }
+  void set_vectors(VectorVocabulary vectors) { vectors_ = std::move(vectors); }
+  /// The training words, as written, most frequent first (after build()).
+  const std::vector<std::string>& training_words() const { return training_words_; }
   /// The tag set the network predicts, in config.train_scheme; a tag's id is its index.
   const std::vector<std::string>& tags() const { return tags_; }
 
@@ -144,6 +162,8 @@ class SentenceEncoder {
   Vocabulary words_;
   std::vector<std::string> tags_;
   CharVocabulary chars_;
+  VectorVocabulary vectors_;
+  std::vector<std::string> training_words_;
   std::unordered_map<std::string, std::int32_t> tag_ids_;
   TaggerConfig config_;
 };

@@ -25,6 +25,7 @@
 /// threads, a concurrent call runs on its own calling thread.
 
 #include <lstmner/batch.hpp>
+#include <lstmner/blocks/vectors_block.hpp>
 #include <lstmner/conll.hpp>
 #include <lstmner/decode.hpp>
 #include <lstmner/detail/model_file.hpp>
@@ -40,6 +41,7 @@
 #include <lstmner/trainer.hpp>
 #include <lstmner/version.hpp>
 #include <lstmner/vocabulary.hpp>
+#include <lstmner/word_vectors.hpp>
 
 #include <cmath>
 #include <cstddef>
@@ -111,10 +113,22 @@ class Tagger {
     tagger.input_scheme_ = train.scheme;
     tagger.output_scheme_ = train.scheme;
     tagger.encoder_.build(train, config);
+    Rng init_rng(config.seed);
+    Matrix<Scalar> vector_table;
+    if (!config.word_vectors.empty()) {
+      const WordVectors vectors = read_word_vectors(
+          config.word_vectors, {WordVectorFormat::automatic, config.max_word_vectors});
+      auto [vocabulary, table] =
+          build_vector_table<Scalar>(vectors, tagger.encoder_.training_words(), init_rng);
+      tagger.encoder_.set_vectors(std::move(vocabulary));
+      vector_table = std::move(table);
+      tagger.vector_dim_ = vectors.dim();
+    }
     const std::vector<EncodedSentence> encoded = tagger.encoder_.encode_training_data(train);
 
-    Rng init_rng(config.seed);
     tagger.network_ = TaggerNetwork<Scalar>(tagger.network_shape(), init_rng);
+    if (auto* vectors = dynamic_cast<EmbeddingBlock<Scalar>*>(tagger.network_.block("vectors")))
+      vectors->embedding.table.value = vector_table;
     tagger.rules_ = make_transition_rules(tagger.tags(), config.train_scheme);
 
     Trainer<Scalar> trainer(tagger.network_, config, unk_id, tagger.context());
@@ -203,6 +217,8 @@ class Tagger {
   /// The tag set the network predicts, in config().train_scheme.
   const std::vector<std::string>& tags() const { return encoder_.tags(); }
   const Vocabulary& words() const { return encoder_.words(); }
+  /// How sentences become ids (vocabularies, character and vector lookups).
+  const SentenceEncoder& encoder() const { return encoder_; }
   TagScheme input_scheme() const { return input_scheme_; }
   TagScheme output_scheme() const { return output_scheme_; }
   void set_output_scheme(TagScheme scheme) { output_scheme_ = scheme; }
@@ -355,6 +371,9 @@ class Tagger {
     shape.char_vocabulary_size = static_cast<Index>(encoder_.chars().size());
     shape.char_embedding_dim = config_.char_embedding_dim;
     shape.char_hidden_dim = config_.char_hidden_dim;
+    shape.vector_vocabulary_size = encoder_.vectors().empty() ? 0 : encoder_.vectors().size();
+    shape.vector_dim = vector_dim_;
+    shape.freeze_vectors = config_.freeze_word_vectors;
     shape.dropout = config_.dropout;
     shape.output = config_.output;
     return shape;
@@ -370,6 +389,7 @@ class Tagger {
   TagScheme output_scheme_ = TagScheme::IOB2;
   SentenceEncoder encoder_;
   TaggerNetwork<Scalar> network_;
+  Index vector_dim_ = 0;  ///< the pretrained vectors' size (0: no vectors block)
   TransitionRules rules_;
   /// The threads; made on first use. mutable: how the Tagger computes, not what it is (a copy
   /// makes its own).

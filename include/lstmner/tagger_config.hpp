@@ -8,6 +8,7 @@
 #include <lstmner/tag_scheme.hpp>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -74,6 +75,12 @@ struct TaggerConfig {
   int char_embedding_dim = 25;                           ///< character vector size
   int char_hidden_dim = 25;  ///< char BiLSTM units per direction, or char CNN filters
   int min_char_count = 1;    ///< rarer training characters map to the unknown character
+  /// Pretrained word vectors (GloVe / word2vec text, fastText .vec, word2vec binary) for an
+  /// extra input block over training ∪ vector words (blocks/vectors_block.hpp); empty: none.
+  /// Read by Tagger::train; the model then holds the table.
+  std::string word_vectors;
+  std::size_t max_word_vectors = 0;         ///< keep only the first N vectors of the file; 0 = all
+  bool freeze_word_vectors = false;         ///< keep the vectors fixed instead of fine-tuning them
   OutputKind output = OutputKind::softmax;  ///< the output head: per-token softmax or a CRF
 
   // --- text normalisation (applied to words before the vocabulary lookup) ----------------------
