@@ -846,6 +846,9 @@ TEST_CASE("CRF decoding: rules that allow no path fall back to unconstrained dec
   std::vector<ScoredPath> paths;
   constrained.nbest(crf, emit, 3, 3, paths);
   CHECK(paths.size() == 3);
+  // A k far beyond the 2^3 paths there are gives all of them (and sizes nothing by k).
+  constrained.nbest(crf, emit, 3, Index{1} << 60, paths);
+  CHECK(paths.size() == 8);
 }
 
 // ----- allocation

@@ -845,6 +845,11 @@ class CrfDecoder {
       return "CrfDecoder: nbest: k must be at least 1 (got " + std::to_string(k) + ")";
     });
     prepare(crf, scores, length, "nbest");
+    // No more than the K^length paths there are: a huge k must not size the lists by itself.
+    Index cap = 1;
+    for (Index t = 0; t < length && cap < k; ++t)
+      cap = cap > k / crf.num_tags() ? k : cap * crf.num_tags();  // saturating: no overflow
+    k = std::min(k, cap);
     run_nbest(tables_, length, k, paths);
     if (paths.empty() && constrained()) run_nbest(unconstrained_tables(), length, k, paths);
   }
