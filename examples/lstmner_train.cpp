@@ -95,7 +95,8 @@ nlohmann::json config_json(const TaggerConfig& c) {
           {"min_char_count", c.min_char_count},
           {"word_vectors", c.word_vectors},
           {"max_word_vectors", c.max_word_vectors},
-          {"freeze_word_vectors", c.freeze_word_vectors}};
+          {"freeze_word_vectors", c.freeze_word_vectors},
+          {"average_checkpoints", c.average_checkpoints}};
 }
 
 int run(int argc, char** argv) {
@@ -119,6 +120,9 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   app.add_option("--patience", config.patience,
                  "Stop after N epochs without a better dev F1 (0: never)");
+  app.add_option("--average", config.average_checkpoints,
+                 "Score and keep the mean of the last N epochs' weights (0: off)")
+      ->check(CLI::Range(0, 100));
   app.add_option("--batch-size", config.batch_size, "Sentences per batch")
       ->check(CLI::Range(1, 65536));
   app.add_option("--lr", config.learning_rate, "Learning rate");

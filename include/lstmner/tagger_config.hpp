@@ -101,6 +101,9 @@ struct TaggerConfig {
   int batch_size = 32;
   int epochs = 30;
   int patience = 5;  ///< stop after this many epochs without a better dev F1; 0 = never
+  /// Checkpoint averaging: score (and keep) the mean of the weights at the end of the last N
+  /// epochs instead of the last epoch's; 0 or 1 = off. Training goes on from its own weights.
+  int average_checkpoints = 0;
 
   // --- output ------------------------------------------------------------------------------------
   TagScheme train_scheme = TagScheme::IOBES;  ///< the scheme the output layer predicts
@@ -142,6 +145,8 @@ struct TaggerConfig {
     check(batch_size >= 1 && batch_size <= 65536, "batch_size", "must be in 1..65536");
     check(epochs >= 1, "epochs", "must be at least 1");
     check(patience >= 0, "patience", "must be >= 0 (0 disables early stopping)");
+    check(average_checkpoints >= 0 && average_checkpoints <= 100, "average_checkpoints",
+          "must be in 0..100");
     check(threads >= 0 && threads <= 1024, "threads",
           "must be in 0..1024 (0 = every available core)");
   }
