@@ -170,6 +170,8 @@ TEST_CASE("whole-network gradients match finite differences, dropout on, every c
       {"1 layer, softmax, no dropout", 1, OutputKind::softmax, CharEncoderKind::none, 0.0},
       {"1 layer, softmax, dropout", 1, OutputKind::softmax, CharEncoderKind::none, 0.3},
       {"2 layers, softmax, char CNN, dropout", 2, OutputKind::softmax, CharEncoderKind::cnn, 0.3},
+      {"1 layer, CRF, no dropout", 1, OutputKind::crf, CharEncoderKind::none, 0.0},
+      {"2 layers, CRF, char CNN, dropout", 2, OutputKind::crf, CharEncoderKind::cnn, 0.3},
   };
   for (const Composition& c : compositions) {
     INFO(c.name);

@@ -26,6 +26,7 @@
 #include <lstmner/char_cnn.hpp>
 #include <lstmner/encoder.hpp>
 #include <lstmner/execution_context.hpp>
+#include <lstmner/heads/crf_head.hpp>
 #include <lstmner/heads/softmax_head.hpp>
 #include <lstmner/input_block.hpp>
 #include <lstmner/output_head.hpp>
@@ -205,7 +206,7 @@ class TaggerNetwork {
         head = std::make_unique<SoftmaxHead<Scalar>>(d, shape.num_tags, rng);
         break;
       case OutputKind::crf:
-        require(false, "TaggerNetwork: the CRF head is not built yet");
+        head = std::make_unique<CrfHead<Scalar>>(d, shape.num_tags, rng);
         break;
     }
   }

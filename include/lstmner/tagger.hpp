@@ -87,12 +87,35 @@ class LazyContext {
 
 }  // namespace detail
 
-/// A named entity found in a sentence: tokens [begin, end) and their text joined by spaces.
+/// A named entity found in a sentence: tokens [begin, end) and their text joined by spaces, and
+/// the probability that the sentence contains exactly this entity (output_head.hpp).
 struct EntitySpan {
   std::string type;
   std::size_t begin = 0;
   std::size_t end = 0;
   std::string text;
+  double confidence = 0.0;
+};
+
+/// One of the n best tag sequences of a sentence: its tags (in the output scheme), its score s(y)
+/// and its probability exp(s(y) − log Z).
+struct ScoredTagging {
+  std::vector<std::string> tags;
+  double score = 0.0;
+  double probability = 0.0;
+};
+
+/// What Tagger::analyze asks for besides the best tags.
+struct AnalysisOptions {
+  std::size_t nbest = 0;    ///< the k best sequences (0: none)
+  bool confidences = true;  ///< each entity's confidence
+};
+
+/// Everything Tagger::analyze finds in one sentence.
+struct AnalyzedSentence {
+  std::vector<std::string> tags;  ///< the best sequence, in the output scheme
+  std::vector<EntitySpan> entities;
+  std::vector<ScoredTagging> nbest;  ///< best first; empty unless asked for
 };
 
 template <class Scalar = float>
@@ -130,6 +153,7 @@ class Tagger {
     if (auto* vectors = dynamic_cast<EmbeddingBlock<Scalar>*>(tagger.network_.block("vectors")))
       vectors->embedding.table.value = vector_table;
     tagger.rules_ = make_transition_rules(tagger.tags(), config.train_scheme);
+    tagger.network_.head->set_training_rules(tagger.decoding_rules());
 
     Trainer<Scalar> trainer(tagger.network_, config, unk_id, tagger.context());
     std::function<DevScores()> score_dev;
@@ -154,43 +178,33 @@ class Tagger {
   /// on the Tagger's threads (detail/prediction.hpp says how the work is shared out).
   std::vector<std::vector<std::string>> predict(
       const std::vector<std::vector<std::string>>& sentences) const {
-    require_trained("predict");
-    require(prediction_batch_size >= 1,
-            "Tagger::predict: prediction_batch_size must be at least 1");
-    require(prediction_max_padding >= 0.0,  // false for NaN too
-            "Tagger::predict: prediction_max_padding must be at least 0");
     std::vector<std::vector<std::string>> result(sentences.size());
-    const detail::PredictionPlan plan =
-        detail::plan_prediction(sentences, prediction_batch_size, prediction_max_padding);
-    std::vector<EncodedSentence> encoded(plan.source.size());  // filled batch by batch
-    detail::run_prediction(plan, context(), [&](std::size_t k, ExecutionContext& stages) {
-      const std::vector<std::size_t>& indices = plan.batches[k];
-      for (std::size_t i : indices) encoded[i] = encoder_.encode(sentences[plan.source[i]], false);
-      auto lease = scratch_.acquire();
-      predict_batch(encoded, indices, *lease, stages,
-                    [&](std::size_t i, std::vector<std::string> tags) {
-                      result[plan.source[i]] = std::move(tags);
-                    });
+    run_prediction(sentences, nullptr, [&](std::size_t i, AnalyzedSentence& analyzed) {
+      result[i] = std::move(analyzed.tags);
     });
     return result;
   }
 
-  /// The entities of one tokenised sentence.
+  /// The best tags, the entities (with confidences) and, when asked, the n best tag sequences of
+  /// many sentences (batched and threaded like predict).
+  std::vector<AnalyzedSentence> analyze(const std::vector<std::vector<std::string>>& sentences,
+                                        const AnalysisOptions& options = {}) const {
+    std::vector<AnalyzedSentence> result(sentences.size());
+    run_prediction(sentences, &options, [&](std::size_t i, AnalyzedSentence& analyzed) {
+      result[i] = std::move(analyzed);
+    });
+    return result;
+  }
+
+  /// The same for one sentence.
+  AnalyzedSentence analyze(const std::vector<std::string>& tokens,
+                           const AnalysisOptions& options = {}) const {
+    return analyze(std::vector<std::vector<std::string>>{tokens}, options).front();
+  }
+
+  /// The entities of one tokenised sentence, with their confidences.
   std::vector<EntitySpan> entities(const std::vector<std::string>& tokens) const {
-    const std::vector<std::string> tags = predict(tokens);
-    std::vector<EntitySpan> spans;
-    for (const Entity& e : extract_entities(tags)) {
-      EntitySpan span;
-      span.type = e.type;
-      span.begin = e.begin;
-      span.end = e.end;
-      for (std::size_t i = e.begin; i < e.end; ++i) {
-        span.text += (i > e.begin ? " " : "");
-        span.text += tokens[i];
-      }
-      spans.push_back(std::move(span));
-    }
-    return spans;
+    return analyze(tokens).entities;
   }
 
   /// Entity-level scores of the predictions on `data` against its own tags (conlleval rules by
@@ -308,6 +322,7 @@ class Tagger {
     for (auto* p : params) in.read_matrix_into(p->name, p->value);
     in.expect_end();
     tagger.rules_ = make_transition_rules(tagger.tags(), tagger.config_.train_scheme);
+    tagger.network_.head->set_training_rules(tagger.decoding_rules());
     return tagger;
   }
 
@@ -319,43 +334,124 @@ class Tagger {
   struct PredictionScratch {
     Batch batch;
     typename TaggerNetwork<Scalar>::Workspace network;
-    ConstrainedDecoder decoder;
     std::vector<std::int32_t> ids;
     std::vector<std::string> tags;
+    std::vector<ScoredPath> paths;
+    AnalyzedSentence analyzed;
   };
+
+  /// Tags `sentences` (empty ones get no tags) and hands each one's analysis to
+  /// deliver(index, analyzed): tags only without `options`.
+  template <class Deliver>
+  void run_prediction(const std::vector<std::vector<std::string>>& sentences,
+                      const AnalysisOptions* options, Deliver&& deliver) const {
+    require_trained("predict");
+    require(prediction_batch_size >= 1,
+            "Tagger::predict: prediction_batch_size must be at least 1");
+    require(prediction_max_padding >= 0.0,  // false for NaN too
+            "Tagger::predict: prediction_max_padding must be at least 0");
+    const detail::PredictionPlan plan =
+        detail::plan_prediction(sentences, prediction_batch_size, prediction_max_padding);
+    std::vector<EncodedSentence> encoded(plan.source.size());  // filled batch by batch
+    std::vector<char> delivered(sentences.size(), 0);
+    detail::run_prediction(plan, context(), [&](std::size_t k, ExecutionContext& stages) {
+      const std::vector<std::size_t>& indices = plan.batches[k];
+      for (std::size_t i : indices) encoded[i] = encoder_.encode(sentences[plan.source[i]], false);
+      auto lease = scratch_.acquire();
+      predict_batch(encoded, indices, sentences, plan.source, options, *lease, stages,
+                    [&](std::size_t i, AnalyzedSentence& analyzed) {
+                      delivered[plan.source[i]] = 1;
+                      deliver(plan.source[i], analyzed);
+                    });
+    });
+    AnalyzedSentence empty;
+    for (std::size_t i = 0; i < sentences.size(); ++i)
+      if (!delivered[i]) deliver(i, empty);
+  }
+
+  /// The rules decoding follows: the training scheme's, or none (argmax / unconstrained).
+  const TransitionRules& decoding_rules() const {
+    static const TransitionRules none;
+    return config_.constrained_decoding ? rules_ : none;
+  }
 
   ExecutionContext& context() const { return context_.get(config_.threads); }
 
   /// Tags the sentences `indices` of `encoded` (the network's stages on `stages`) and hands each
-  /// one's tags, in output_scheme(), to `deliver(index, tags)`.
+  /// one's analysis, in output_scheme(), to `deliver(index, analyzed)`.
   template <class Deliver>
   void predict_batch(const std::vector<EncodedSentence>& encoded,
-                     const std::vector<std::size_t>& indices, PredictionScratch& scratch,
-                     ExecutionContext& stages, Deliver&& deliver) const {
+                     const std::vector<std::size_t>& indices,
+                     const std::vector<std::vector<std::string>>& sentences,
+                     const std::vector<std::size_t>& source, const AnalysisOptions* options,
+                     PredictionScratch& scratch, ExecutionContext& stages,
+                     Deliver&& deliver) const {
     Batch& batch = scratch.batch;
     fill_batch(encoded, indices, batch);
     network_.forward(batch, scratch.network, stages, nullptr);
-    scratch.decoder.set_rules(rules_);
+    auto& head_state = *scratch.network.head;
+    const OutputHead<Scalar>& head = *network_.head;
+    const TransitionRules& rules = decoding_rules();
     const Index K = network_.num_tags();
     const Index B = batch.batch_size();
     for (Index b = 0; b < B; ++b) {
       const Index length = batch.lengths[b];
-      // The scores of sentence b: columns b, b+B, b+2B, ... of the (K, B*T) matrix. Decoding
-      // reads them as they are: the best path under raw scores is the best under log-softmax
-      // (ConstrainedDecoder), and so is each token's argmax.
-      const Eigen::Map<const Matrix<Scalar>, 0, Eigen::OuterStride<>> scores(
+      const std::size_t index = indices[static_cast<std::size_t>(b)];
+      // The scores of sentence b: columns b, b+B, b+2B, ... of the (K, B*T) matrix.
+      const typename OutputHead<Scalar>::SentenceScores scores(
           scratch.network.scores.data() + b * K, K, length, Eigen::OuterStride<>(B * K));
-      if (config_.constrained_decoding) {
-        scratch.decoder.decode(scores, length, scratch.ids);
-      } else {
-        scratch.ids = argmax_decode(scores, length);
+      head.decode(scores, rules, scratch.ids, head_state);
+      AnalyzedSentence& out = scratch.analyzed;
+      out.tags = tag_names(scratch.ids, scratch.tags);
+      out.entities.clear();
+      out.nbest.clear();
+      if (options != nullptr) {
+        const std::vector<std::string>& tokens = sentences[source[index]];
+        if (options->confidences) {
+          for (const EntityConfidence& e : head.entity_confidences(
+                   scores, rules, scratch.ids, tags(), config_.train_scheme, head_state)) {
+            out.entities.push_back(entity_span(e.entity, tokens, e.confidence));
+          }
+        } else {
+          for (const Entity& e : decode_entities(out.tags, output_scheme_))
+            out.entities.push_back(entity_span(e, tokens, 0.0));
+        }
+        if (options->nbest > 0) {
+          const double log_z = head.log_partition(scores, rules, head_state);
+          head.nbest(scores, rules, static_cast<Index>(options->nbest), scratch.paths, head_state);
+          for (const ScoredPath& path : scratch.paths) {
+            ScoredTagging scored;
+            scored.tags = tag_names(path.tags, scratch.tags);
+            scored.score = path.score;
+            scored.probability = std::exp(path.score - log_z);
+            out.nbest.push_back(std::move(scored));
+          }
+        }
       }
-      scratch.tags.clear();
-      for (std::int32_t id : scratch.ids)
-        scratch.tags.push_back(tags()[static_cast<std::size_t>(id)]);
-      deliver(indices[static_cast<std::size_t>(b)],
-              convert_tags(scratch.tags, config_.train_scheme, output_scheme_));
+      deliver(index, out);
     }
+  }
+
+  /// The tag strings of `ids`, in output_scheme() (`scratch` holds them in the training scheme).
+  std::vector<std::string> tag_names(const std::vector<std::int32_t>& ids,
+                                     std::vector<std::string>& scratch) const {
+    scratch.clear();
+    for (std::int32_t id : ids) scratch.push_back(tags()[static_cast<std::size_t>(id)]);
+    return convert_tags(scratch, config_.train_scheme, output_scheme_);
+  }
+
+  static EntitySpan entity_span(const Entity& e, const std::vector<std::string>& tokens,
+                                double confidence) {
+    EntitySpan span;
+    span.type = e.type;
+    span.begin = e.begin;
+    span.end = e.end;
+    span.confidence = confidence;
+    for (std::size_t i = e.begin; i < e.end; ++i) {
+      span.text += (i > e.begin ? " " : "");
+      span.text += tokens[i];
+    }
+    return span;
   }
 
   NetworkShape network_shape() const {

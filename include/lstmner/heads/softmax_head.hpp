@@ -9,11 +9,13 @@
 /// Threads: forward and the loss gradient by token columns, the weight gradient by input
 /// features (softmax_dense.hpp says why the results do not depend on the cut).
 
+#include <lstmner/crf.hpp>
 #include <lstmner/decode.hpp>
 #include <lstmner/output_head.hpp>
 #include <lstmner/softmax_dense.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -34,11 +36,16 @@ class SoftmaxHead final : public OutputHead<Scalar> {
     typename SoftmaxDense<Scalar>::Workspace dense;
     ConstrainedDecoder decoder;
     const TransitionRules* decoder_rules = nullptr;  ///< the rules `decoder` was set up with
+    // n-best, Z and confidences: a CRF decoder over per-token log-probabilities.
+    CrfDecoder<Scalar> crf_decoder;
+    const TransitionRules* crf_decoder_rules = nullptr;
+    Matrix<Scalar> log_probs;
   };
 
   SoftmaxDense<Scalar> dense;
 
-  SoftmaxHead(Index input_dim, Index num_tags, Rng& rng) : dense(input_dim, num_tags, rng) {
+  SoftmaxHead(Index input_dim, Index num_tags, Rng& rng)
+      : dense(input_dim, num_tags, rng), zero_crf_(num_tags) {
     dense.W.name = "output.W";
     dense.b.name = "output.b";
   }
@@ -90,6 +97,32 @@ class SoftmaxHead final : public OutputHead<Scalar> {
     return dense.loss(scores, tags, lengths, scale);
   }
 
+  void nbest(const SentenceScores& scores, const TransitionRules& rules, Index k,
+             std::vector<ScoredPath>& paths, typename Base::State& base_state) const override {
+    State& state = static_cast<State&>(base_state);
+    log_softmax(scores, state.log_probs);
+    crf_decoder(rules, state).nbest(no_transitions(), state.log_probs, scores.cols(), k, paths);
+  }
+
+  double log_partition(const SentenceScores& scores, const TransitionRules& rules,
+                       typename Base::State& base_state) const override {
+    State& state = static_cast<State&>(base_state);
+    log_softmax(scores, state.log_probs);
+    return crf_decoder(rules, state)
+        .log_partition(no_transitions(), state.log_probs, scores.cols());
+  }
+
+  std::vector<EntityConfidence> entity_confidences(
+      const SentenceScores& scores, const TransitionRules& rules,
+      const std::vector<std::int32_t>& path, const std::vector<std::string>& tag_names,
+      TagScheme scheme, typename Base::State& base_state) const override {
+    State& state = static_cast<State&>(base_state);
+    log_softmax(scores, state.log_probs);
+    return crf_decoder(rules, state)
+        .entity_confidences(no_transitions(), state.log_probs, scores.cols(), path, tag_names,
+                            scheme);
+  }
+
   void decode(const SentenceScores& scores, const TransitionRules& rules,
               std::vector<std::int32_t>& ids, typename Base::State& base_state) const override {
     State& state = static_cast<State&>(base_state);
@@ -103,6 +136,33 @@ class SoftmaxHead final : public OutputHead<Scalar> {
     }
     state.decoder.decode(scores, scores.cols(), ids);
   }
+
+ private:
+  /// A CRF over this head's K tags with every transition, start and end score 0.
+  const CRF<Scalar>& no_transitions() const { return zero_crf_; }
+
+  static void log_softmax(const SentenceScores& scores, Matrix<Scalar>& out) {
+    out.resize(scores.rows(), scores.cols());
+    for (Index t = 0; t < scores.cols(); ++t) {
+      const Scalar max = scores.col(t).maxCoeff();
+      const Scalar log_sum = std::log((scores.col(t).array() - max).exp().sum());
+      out.col(t) = scores.col(t).array() - (max + log_sum);
+    }
+  }
+
+  CrfDecoder<Scalar>& crf_decoder(const TransitionRules& rules, State& state) const {
+    if (state.crf_decoder_rules != &rules) {
+      if (rules.num_tags == 0) {
+        state.crf_decoder.clear_rules();
+      } else {
+        state.crf_decoder.set_rules(rules);
+      }
+      state.crf_decoder_rules = &rules;
+    }
+    return state.crf_decoder;
+  }
+
+  CRF<Scalar> zero_crf_;  ///< K tags, all scores 0 (not a parameter of the head)
 };
 
 }  // namespace lstmner
