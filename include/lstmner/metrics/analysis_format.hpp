@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -139,6 +140,9 @@ inline std::string format_analysis(
                     std::to_string(a.overall.predicted_total()) + " predicted entities\n";
   std::size_t width = 9;  // "predicted"
   for (const EntityErrorCounts& t : a.per_type) width = std::max(width, t.type.size());
+  auto column = [](EntityOutcome k) {
+    return static_cast<int>(std::strlen(detail::outcome_heading(k)));
+  };
   for (int side = 0; side < 2; ++side) {
     const bool gold = side == 0;
     const std::string title = gold ? "gold" : "predicted";
@@ -146,7 +150,7 @@ inline std::string format_analysis(
            "     total";
     for (EntityOutcome k : all_entity_outcomes) {
       if (k == (gold ? EntityOutcome::FalsePositive : EntityOutcome::FalseNegative)) continue;
-      out += format_c("  %19s", detail::outcome_heading(k));
+      out += format_c("  %*s", column(k), detail::outcome_heading(k));
     }
     out += "\n";
     auto row = [&](const std::string& name, const EntityErrorCounts& c) {
@@ -155,7 +159,7 @@ inline std::string format_analysis(
       out += format_c("  %8zu", gold ? c.gold_total() : c.predicted_total());
       for (EntityOutcome k : all_entity_outcomes) {
         if (k == (gold ? EntityOutcome::FalsePositive : EntityOutcome::FalseNegative)) continue;
-        out += format_c("  %19zu", counts[static_cast<std::size_t>(k)]);
+        out += format_c("  %*zu", column(k), counts[static_cast<std::size_t>(k)]);
       }
       out += "\n";
     };
