@@ -257,7 +257,10 @@ int run(int argc, char** argv) {
       history.best_dev_f1 = e.dev_f1;
     }
     if (progress.is_open()) {
-      nlohmann::json line = epoch_json(e);
+      nlohmann::ordered_json line = {{"epoch", e.epoch}};  // epoch first, for people reading it
+      const nlohmann::json fields = epoch_json(e);
+      for (const auto& [key, value] : fields.items())
+        if (key != "epoch") line[key] = value;
       line["elapsed_seconds"] = elapsed();
       progress << line.dump() << "\n";
       progress.flush();
