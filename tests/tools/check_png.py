@@ -68,7 +68,11 @@ def main():
         print(__doc__)
         return 2
     path, want_w, want_h = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    width, height, channels, rows = decode(path, max_rows=800)
+    try:
+        width, height, channels, rows = decode(path, max_rows=800)
+    except (OSError, ValueError, TypeError, zlib.error) as e:
+        print("check_png: %s: cannot read it: %s" % (path, e))
+        return 1
     problems = []
     if (width, height) != (want_w, want_h):
         problems.append("size %dx%d, expected %dx%d" % (width, height, want_w, want_h))

@@ -71,7 +71,8 @@ EOF
 }
 
 browser() {
-  local out=$1 shot=${2:-}
+  local out shot=${2:-}
+  out=$(cd "$1" && pwd)  # file:// URLs need absolute paths
   local chromium
   chromium=$(command -v chromium || command -v chromium-browser || true)
   if [[ -z $chromium ]]; then
@@ -101,9 +102,9 @@ browser() {
     local profile
     profile=$(mktemp -d)
     timeout 120 "$chromium" "${flags[@]}" --user-data-dir="$profile" --screenshot="$shot" \
-      --window-size=900,640 "file://$out/train.html" >/dev/null 2>&1
+      --window-size=1200,700 "file://$out/train.html" >/dev/null 2>&1
     rm -rf "$profile"
-    check "screenshot for the docs written" python3 "$here/check_png.py" "$shot" 900 640
+    check "screenshot for the docs written" python3 "$here/check_png.py" "$shot" 1200 700
   fi
 }
 
