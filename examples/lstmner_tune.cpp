@@ -890,9 +890,14 @@ class Tuner {
         std::cerr << tool << ": interrupted; stopping " << running.size()
                   << " running trials (they will run again when the search resumes)\n";
         for (Running& r : running) ::kill(r.pid, SIGTERM);
+        // lstmner-train stops after its current batch; one that has not within 30 s is killed.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
         for (Running& r : running) {
           int status = 0;
-          ::waitpid(r.pid, &status, 0);
+          while (::waitpid(r.pid, &status, WNOHANG) == 0) {
+            if (std::chrono::steady_clock::now() > deadline) ::kill(r.pid, SIGKILL);
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
           ::close(r.lock_fd);
         }
         return 128 + static_cast<int>(stop_signal);

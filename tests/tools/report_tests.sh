@@ -82,7 +82,8 @@ browser() {
   local flags=(--headless --no-sandbox --disable-gpu --disable-quic --no-first-run
                --disable-background-networking --disable-component-update --disable-sync
                --hide-scrollbars)
-  for name in train eval eval_iobes tune; do
+  # The three tools' pages (eval_iobes is the eval page again: its HTML is checked by "pages").
+  for name in train eval tune; do
     local page="$out/$name.html" png="$out/$name.png" profile
     profile=$(mktemp -d)
     rm -f "$png"
