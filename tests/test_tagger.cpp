@@ -434,20 +434,20 @@ const Tagger<float>& trained_crf() {
 }  // namespace
 
 TEST_CASE(
-    "analyze: n-best lists are ordered, the first is predict's, confidences are probabilities") {
+    "tag: n-best lists are ordered, the first is predict's, confidences are probabilities") {
   const Trained& t = trained();
   const auto words = words_of(t.test);
   for (const Tagger<float>* tagger : {&t.tagger, &trained_crf()}) {
     INFO(tagger->network().head->name() << " head");
     CHECK(tagger->network().head->name() == (tagger == &t.tagger ? "softmax" : "crf"));
     const auto best = tagger->predict(words);
-    AnalysisOptions options;
+    TaggingOptions options;
     options.nbest = 4;
-    const auto analyzed = tagger->analyze(words, options);
+    const auto analyzed = tagger->tag(words, options);
     REQUIRE(analyzed.size() == words.size());
     std::size_t checked_lists = 0;
     for (std::size_t i = 0; i < words.size(); ++i) {
-      const AnalyzedSentence& a = analyzed[i];
+      const TaggedSentence& a = analyzed[i];
       REQUIRE(a.tags == best[i]);
       REQUIRE(!a.nbest.empty());
       CHECK(a.nbest.front().tags == a.tags);
@@ -482,7 +482,7 @@ TEST_CASE("entities are decoded in the scheme of the tags: adjacent IOBES single
   tagger.set_output_scheme(TagScheme::IOBES);
   const std::vector<std::string> tokens{"Talks", "between", "Germany", "France", "Italy",
                                         "and",   "Spain",   "ended",   "."};
-  const AnalyzedSentence a = tagger.analyze(tokens);
+  const TaggedSentence a = tagger.tag(tokens);
   const auto expected = decode_entities(a.tags, TagScheme::IOBES);
   REQUIRE(a.entities.size() == expected.size());
   for (std::size_t e = 0; e < expected.size(); ++e) {

@@ -105,14 +105,14 @@ struct ScoredTagging {
   double probability = 0.0;
 };
 
-/// What Tagger::analyze asks for besides the best tags.
-struct AnalysisOptions {
+/// What Tagger::tag asks for besides the best tags.
+struct TaggingOptions {
   std::size_t nbest = 0;    ///< the k best sequences (0: none)
   bool confidences = true;  ///< each entity's confidence
 };
 
-/// Everything Tagger::analyze finds in one sentence.
-struct AnalyzedSentence {
+/// Everything Tagger::tag finds in one sentence.
+struct TaggedSentence {
   std::vector<std::string> tags;  ///< the best sequence, in the output scheme
   std::vector<EntitySpan> entities;
   std::vector<ScoredTagging> nbest;  ///< best first; empty unless asked for
@@ -179,7 +179,7 @@ class Tagger {
   std::vector<std::vector<std::string>> predict(
       const std::vector<std::vector<std::string>>& sentences) const {
     std::vector<std::vector<std::string>> result(sentences.size());
-    run_prediction(sentences, nullptr, [&](std::size_t i, AnalyzedSentence& analyzed) {
+    run_prediction(sentences, nullptr, [&](std::size_t i, TaggedSentence& analyzed) {
       result[i] = std::move(analyzed.tags);
     });
     return result;
@@ -187,24 +187,24 @@ class Tagger {
 
   /// The best tags, the entities (with confidences) and, when asked, the n best tag sequences of
   /// many sentences (batched and threaded like predict).
-  std::vector<AnalyzedSentence> analyze(const std::vector<std::vector<std::string>>& sentences,
-                                        const AnalysisOptions& options = {}) const {
-    std::vector<AnalyzedSentence> result(sentences.size());
-    run_prediction(sentences, &options, [&](std::size_t i, AnalyzedSentence& analyzed) {
+  std::vector<TaggedSentence> tag(const std::vector<std::vector<std::string>>& sentences,
+                                        const TaggingOptions& options = {}) const {
+    std::vector<TaggedSentence> result(sentences.size());
+    run_prediction(sentences, &options, [&](std::size_t i, TaggedSentence& analyzed) {
       result[i] = std::move(analyzed);
     });
     return result;
   }
 
   /// The same for one sentence.
-  AnalyzedSentence analyze(const std::vector<std::string>& tokens,
-                           const AnalysisOptions& options = {}) const {
-    return analyze(std::vector<std::vector<std::string>>{tokens}, options).front();
+  TaggedSentence tag(const std::vector<std::string>& tokens,
+                           const TaggingOptions& options = {}) const {
+    return tag(std::vector<std::vector<std::string>>{tokens}, options).front();
   }
 
   /// The entities of one tokenised sentence, with their confidences.
   std::vector<EntitySpan> entities(const std::vector<std::string>& tokens) const {
-    return analyze(tokens).entities;
+    return tag(tokens).entities;
   }
 
   /// Entity-level scores of the predictions on `data` against its own tags (conlleval rules by
@@ -337,14 +337,14 @@ class Tagger {
     std::vector<std::int32_t> ids;
     std::vector<std::string> tags;
     std::vector<ScoredPath> paths;
-    AnalyzedSentence analyzed;
+    TaggedSentence analyzed;
   };
 
   /// Tags `sentences` (empty ones get no tags) and hands each one's analysis to
   /// deliver(index, analyzed): tags only without `options`.
   template <class Deliver>
   void run_prediction(const std::vector<std::vector<std::string>>& sentences,
-                      const AnalysisOptions* options, Deliver&& deliver) const {
+                      const TaggingOptions* options, Deliver&& deliver) const {
     require_trained("predict");
     require(prediction_batch_size >= 1,
             "Tagger::predict: prediction_batch_size must be at least 1");
@@ -359,12 +359,12 @@ class Tagger {
       for (std::size_t i : indices) encoded[i] = encoder_.encode(sentences[plan.source[i]], false);
       auto lease = scratch_.acquire();
       predict_batch(encoded, indices, sentences, plan.source, options, *lease, stages,
-                    [&](std::size_t i, AnalyzedSentence& analyzed) {
+                    [&](std::size_t i, TaggedSentence& analyzed) {
                       delivered[plan.source[i]] = 1;
                       deliver(plan.source[i], analyzed);
                     });
     });
-    AnalyzedSentence empty;
+    TaggedSentence empty;
     for (std::size_t i = 0; i < sentences.size(); ++i)
       if (!delivered[i]) deliver(i, empty);
   }
@@ -383,7 +383,7 @@ class Tagger {
   void predict_batch(const std::vector<EncodedSentence>& encoded,
                      const std::vector<std::size_t>& indices,
                      const std::vector<std::vector<std::string>>& sentences,
-                     const std::vector<std::size_t>& source, const AnalysisOptions* options,
+                     const std::vector<std::size_t>& source, const TaggingOptions* options,
                      PredictionScratch& scratch, ExecutionContext& stages,
                      Deliver&& deliver) const {
     Batch& batch = scratch.batch;
@@ -401,7 +401,7 @@ class Tagger {
       const typename OutputHead<Scalar>::SentenceScores scores(
           scratch.network.scores.data() + b * K, K, length, Eigen::OuterStride<>(B * K));
       head.decode(scores, rules, scratch.ids, head_state);
-      AnalyzedSentence& out = scratch.analyzed;
+      TaggedSentence& out = scratch.analyzed;
       out.tags = tag_names(scratch.ids, scratch.tags);
       out.entities.clear();
       out.nbest.clear();
