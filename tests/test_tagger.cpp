@@ -433,8 +433,7 @@ const Tagger<float>& trained_crf() {
 
 }  // namespace
 
-TEST_CASE(
-    "tag: n-best lists are ordered, the first is predict's, confidences are probabilities") {
+TEST_CASE("tag: n-best lists are ordered, the first is predict's, confidences are probabilities") {
   const Trained& t = trained();
   const auto words = words_of(t.test);
   for (const Tagger<float>* tagger : {&t.tagger, &trained_crf()}) {

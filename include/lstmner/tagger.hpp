@@ -188,7 +188,7 @@ class Tagger {
   /// The best tags, the entities (with confidences) and, when asked, the n best tag sequences of
   /// many sentences (batched and threaded like predict).
   std::vector<TaggedSentence> tag(const std::vector<std::vector<std::string>>& sentences,
-                                        const TaggingOptions& options = {}) const {
+                                  const TaggingOptions& options = {}) const {
     std::vector<TaggedSentence> result(sentences.size());
     run_prediction(sentences, &options, [&](std::size_t i, TaggedSentence& analyzed) {
       result[i] = std::move(analyzed);
@@ -198,7 +198,7 @@ class Tagger {
 
   /// The same for one sentence.
   TaggedSentence tag(const std::vector<std::string>& tokens,
-                           const TaggingOptions& options = {}) const {
+                     const TaggingOptions& options = {}) const {
     return tag(std::vector<std::vector<std::string>>{tokens}, options).front();
   }
 
