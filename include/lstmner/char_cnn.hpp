@@ -54,8 +54,8 @@
 /// Bad arguments throw std::invalid_argument starting with "lstmner: CharCNN:".
 
 #include <lstmner/kernels/gemm.hpp>
-#include <lstmner/parts.hpp>
 #include <lstmner/param.hpp>
+#include <lstmner/parts.hpp>
 #include <lstmner/random.hpp>
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
