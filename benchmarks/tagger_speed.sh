@@ -16,8 +16,8 @@
 #                 threads in the same run, interleaved with ours, for a before/after table
 #
 # What runs, one after the other:
-#   lstmner-train --epochs 1 --benchmark at each thread count: seconds of the training pass of one
-#       epoch, the test-set tagging rate it prints, and peak RSS (/usr/bin/time)
+#   lstmner-train --epochs 2 --benchmark at each thread count: seconds of the training pass of the
+#       second epoch (steady state), the test-set tagging rate it prints, and peak RSS (/usr/bin/time)
 #   lstmner-tag --input-format conll test.txt --benchmark (batched) at each thread count
 #   lstmner-tag --threads 2 --chunk 1 on the test set as raw text, one sentence per line (the latency case)
 #   torch_bilstm.py train --threads 2 --epochs 1 (OpenBLAS-OpenMP; it prints the BLAS it mapped)
@@ -65,13 +65,14 @@ median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (N
 all() { sort -g | paste -sd' ' -; }
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-# One training epoch (its seconds are the training pass alone, without the dev scoring), for each
+# One training epoch, the second of two (the first also grows every buffer to the largest batch;
+# its seconds are the training pass alone, without the dev scoring), for each
 # thread count, runs interleaved so that a change in the machine's load hits every count alike.
 # Tag "new" is this build; "base" the --baseline build (1 and 2 threads only).
 epoch_run() { # epoch_run LABEL BUILD THREADS
-  /usr/bin/time -f "rss_kb %M" "$2/examples/lstmner-train" --data "$data" --epochs 1 --patience 0 \
+  /usr/bin/time -f "rss_kb %M" "$2/examples/lstmner-train" --data "$data" --epochs 2 --patience 0 \
     --threads "$3" --benchmark -q --model "$work/model_$1" >"$work/out" 2>&1
-  awk '/benchmark: epoch/ {print $5}' "$work/out" >>"$work/epoch_$1_$3"
+  awk '/benchmark: epoch 2 / {print $5}' "$work/out" >>"$work/epoch_$1_$3"
   awk '/benchmark: tagging/ {for (i = 1; i < NF; ++i) if ($i == "tokens_per_second") print $(i + 1)}' "$work/out" >>"$work/tag_in_train_$1_$3"
   awk '/^rss_kb/ {print $2}' "$work/out" >>"$work/rss_$1_$3"
 }
@@ -114,10 +115,12 @@ peer_epoch="" peer_tag="" peer_rss="" blas="(not run)"
 if ((torch)); then
   /usr/bin/time -f "rss_kb %M" /usr/bin/python3 "$repo/../shared/peers/torch_bilstm.py" train \
     --threads 2 --epochs 1 --data "$data/iob2" >"$work/peer" 2>&1 || true
-  peer_epoch="$(grep -oE '"epoch_s": [0-9.]+' "$work/peer" | grep -oE '[0-9.]+$' | head -1)"
-  peer_tag="$(grep -oE '"tag_tokens_per_s": [0-9.]+' "$work/peer" | grep -oE '[0-9.]+$' | head -1)"
+  # A peer that failed (no python3-torch) leaves these empty and the table shows dashes.
+  peer_epoch="$(grep -oE '"epoch_s": [0-9.]+' "$work/peer" | grep -oE '[0-9.]+$' | head -1 || true)"
+  peer_tag="$(grep -oE '"tag_tokens_per_s": [0-9.]+' "$work/peer" | grep -oE '[0-9.]+$' | head -1 || true)"
   peer_rss="$(awk '/^rss_kb/ {print $2}' "$work/peer")"
-  blas="$(grep -oE '"blas": "[^"]*"' "$work/peer" | head -1 | cut -d'"' -f4)"
+  blas="$(grep -oE '"blas": "[^"]*"' "$work/peer" | head -1 | cut -d'"' -f4 || true)"
+  [[ -n "$peer_epoch" ]] || { echo "tagger_speed.sh: the PyTorch peer failed:" >&2; tail -3 "$work/peer" >&2; }
 fi
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -143,13 +146,18 @@ echo "| peak RSS while training (MB) | $(mb "$rss") | $(mb "${peer_rss:-0}") | |
 echo
 echo "Thread scaling (this build; ratios against 2 threads; medians of $runs runs):"
 echo
-echo "| threads | epoch (s) | epoch speed vs 2 threads | lstmner-tag CoNLL (tok/s) | tagging vs 2 threads |"
-echo "| --- | --- | --- | --- | --- |"
+echo "| threads | epoch (s) | epoch speed vs 2 threads | tagging, library (tok/s) | vs 2 threads | lstmner-tag CoNLL (tok/s) | vs 2 threads |"
+echo "| --- | --- | --- | --- | --- | --- | --- |"
 e_two="$(median <"$work/epoch_new_2")" t_two="$(median <"$work/tag_conll_new_2")"
+l_two="$(median <"$work/tag_in_train_new_2")"
 for threads in $thread_counts; do
   e="$(median <"$work/epoch_new_$threads")" t="$(median <"$work/tag_conll_new_$threads")"
-  echo "| $threads | $e | $(ratio "$e_two" "$e") | $(kilo "$t") | $(ratio "$t" "$t_two") |"
+  l="$(median <"$work/tag_in_train_new_$threads")"
+  echo "| $threads | $e | $(ratio "$e_two" "$e") | $(kilo "$l") | $(ratio "$l" "$l_two") | $(kilo "$t") | $(ratio "$t" "$t_two") |"
 done
+echo
+echo "Tagging, library: Tagger::evaluate on the test set inside lstmner-train (batches of 32 shared"
+echo "out among the threads); lstmner-tag adds reading, tokenising and writing, done on one thread."
 if [[ -n "$baseline" ]]; then
   echo
   echo "Before and after ($baseline against this build, interleaved runs; > 1x: this build is faster):"

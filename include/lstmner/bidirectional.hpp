@@ -145,6 +145,29 @@ class Bidirectional {
     forward_layer.forward_prepare(lengths, ws.h_forward, ws.forward_ws);
     backward_layer.forward_prepare(lengths, ws.h_reversed, ws.backward_ws);
     ws.x_reversed.resize(x.shape());
+    const int groups = context.parts_per_copy(B, Layer::sequences_per_part, 2);
+    if (groups == 1) {
+      // One or two threads: each direction whole on one thread, from its input projection to
+      // its outputs, so the projected gates stay in that core's cache for the recurrence (cut
+      // into stages, half of them would come from the other core's; 10% of a training step).
+      ws.reserve_parts(2);
+      const Range all_columns{0, N}, all_sequences{0, B};
+      context.run(2, [&](Part part) {
+        if (part.index == 0) {
+          forward_layer.forward_project(x, ws.forward_ws, all_columns, ws.gemm(0));
+          forward_layer.forward_pack(lengths, ws.forward_ws);
+          forward_layer.forward_sequences(lengths, ws.h_forward, ws.forward_ws, all_sequences);
+          write_forward_rows(lengths, ws, out, all_sequences);
+        } else {
+          reverse_columns(x, lengths, ws.x_reversed, all_columns);
+          backward_layer.forward_project(ws.x_reversed, ws.backward_ws, all_columns, ws.gemm(1));
+          backward_layer.forward_pack(lengths, ws.backward_ws);
+          backward_layer.forward_sequences(lengths, ws.h_reversed, ws.backward_ws, all_sequences);
+          write_backward_rows(lengths, ws, out, all_sequences);
+        }
+      });
+      return;
+    }
     const int column_parts = context.parts_for(N, Layer::columns_per_part);
     ws.reserve_parts(2 * column_parts);
     context.run_kinds({column_parts, column_parts, 1, 1}, [&](int kind, Part part) {
@@ -166,7 +189,6 @@ class Bidirectional {
           break;
       }
     });
-    const int groups = context.parts_per_copy(B, Layer::sequences_per_part, 2);
     context.run_kinds({groups, groups}, [&](int kind, Part part) {
       const Range sequences = Range{0, B}.share(part);
       if (kind == 0) {
@@ -214,6 +236,33 @@ class Bidirectional {
     forward_layer.backward_prepare(lengths, dx, ws.forward_ws);
     backward_layer.backward_prepare(lengths, ws.dx_reversed, ws.backward_ws);
     const int column_parts = context.parts_for(N, Layer::columns_per_part);
+    const int groups = context.parts_per_copy(B, Layer::sequences_per_part, 2);
+    if (groups == 1) {
+      // One or two threads: each direction whole on one thread (see forward), then the sum.
+      ws.reserve_parts(2);
+      const Range all_columns{0, N}, all_sequences{0, B};
+      const Range all_rows_f = forward_layer.tile_rows(Range{0, forward_layer.row_tiles()});
+      const Range all_rows_b = backward_layer.tile_rows(Range{0, backward_layer.row_tiles()});
+      context.run(2, [&](Part part) {
+        if (part.index == 0) {
+          split_output_gradient(lengths, dout, ws, all_columns, Direction::forward);
+          forward_layer.backward_pack(lengths, ws.forward_ws);
+          forward_layer.backward_sequences(lengths, ws.dh_forward, ws.forward_ws, all_sequences);
+          forward_layer.backward_weights(x, ws.forward_ws, all_rows_f, ws.gemm(0));
+          forward_layer.backward_inputs(ws.forward_ws, dx, all_columns, ws.gemm(0));
+        } else {
+          split_output_gradient(lengths, dout, ws, all_columns, Direction::backward);
+          backward_layer.backward_pack(lengths, ws.backward_ws);
+          backward_layer.backward_sequences(lengths, ws.dh_reversed, ws.backward_ws, all_sequences);
+          backward_layer.backward_weights(ws.x_reversed, ws.backward_ws, all_rows_b, ws.gemm(1));
+          backward_layer.backward_inputs(ws.backward_ws, ws.dx_reversed, all_columns, ws.gemm(1));
+        }
+      });
+      context.for_ranges(N, Layer::columns_per_part, [&](Range columns) {
+        add_reversed_input_gradient(lengths, ws, dx, columns);
+      });
+      return;
+    }
     // 1. Each direction's rows of dout (padded steps receive no gradient, whatever dout holds
     //    there), and the packing of both Uᵀ.
     context.run_kinds({column_parts, 1, 1}, [&](int kind, Part part) {
@@ -226,7 +275,6 @@ class Bidirectional {
       }
     });
     // 2. The recurrences back through time.
-    const int groups = context.parts_per_copy(B, Layer::sequences_per_part, 2);
     context.run_kinds({groups, groups}, [&](int kind, Part part) {
       const Range sequences = Range{0, B}.share(part);
       if (kind == 0) {
@@ -304,18 +352,22 @@ class Bidirectional {
 
   /// The columns `columns` of each direction's output gradient: dout's forward rows as they are,
   /// its backward rows reversed in time; 0 at padded steps.
+  enum class Direction { forward, backward, both };
   void split_output_gradient(const SequenceLengths& lengths, const Tensor3<Scalar>& dout,
-                             Workspace& ws, Range columns) const {
+                             Workspace& ws, Range columns,
+                             Direction direction = Direction::both) const {
     const Index Hf = forward_layer.output_size(), Hb = backward_layer.output_size();
+    const bool forward_rows = direction != Direction::backward;
+    const bool backward_rows = direction != Direction::forward;
     for_each_token_column(lengths, columns, [&](Index c, Index b, Index t, bool real) {
       auto dh = ws.dh_forward.matrix().col(c);
       auto dh_reversed = ws.dh_reversed.matrix().col(c);
       if (real) {
-        dh = dout.matrix().col(c).head(Hf);
-        dh_reversed = dout.step(lengths[b] - 1 - t).col(b).tail(Hb);
+        if (forward_rows) dh = dout.matrix().col(c).head(Hf);
+        if (backward_rows) dh_reversed = dout.step(lengths[b] - 1 - t).col(b).tail(Hb);
       } else {
-        dh.setZero();
-        dh_reversed.setZero();
+        if (forward_rows) dh.setZero();
+        if (backward_rows) dh_reversed.setZero();
       }
     });
   }

@@ -109,15 +109,24 @@ class ExecutionContext {
   /// How long a waiting thread spins (yielding) before it sleeps.
   static constexpr std::chrono::microseconds spin_limit{200};
 
-  /// `threads` in 1..max_threads, or 0 for available_cores(). Starts threads − 1 workers.
+  /// `threads` in 1..max_threads, or 0 for available_cores(). More threads than available
+  /// cores are capped at the cores: they would only take turns on the same cores, evicting each
+  /// other's data from the caches, and cut the work into parts too small for the kernels
+  /// (tagging on 8 threads on 2 cores ran at half the speed of 2 threads, training at 0.8).
+  /// Results never depend on the count, so the cap changes only the speed. Tests that must cut
+  /// stages for more threads than the machine has call allow_more_threads_than_cores(true): the
+  /// stages are then cut for `threads`, still run by at most available_cores() threads.
   explicit ExecutionContext(int threads = 0)
-      : threads_(threads == 0 ? available_cores() : threads) {
+      : threads_(threads == 0                     ? available_cores()
+                 : more_threads_than_cores_flag() ? threads
+                                                  : std::min(threads, available_cores())),
+        running_threads_(std::min(threads_, available_cores())) {
     require(threads >= 0 && threads <= max_threads,
             "ExecutionContext: threads must be in 0.." + std::to_string(max_threads) +
                 " (0 = every available core), got " + std::to_string(threads));
-    workers_.reserve(static_cast<std::size_t>(threads_ - 1));
+    workers_.reserve(static_cast<std::size_t>(std::max(running_threads_ - 1, 0)));
     try {
-      for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+      for (int i = 1; i < running_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
     } catch (...) {
       stop_workers();
       throw;
@@ -133,8 +142,15 @@ class ExecutionContext {
     return context;
   }
 
-  /// Threads that run parts: the workers and the caller of run().
+  /// For tests: contexts made after allow_more_threads_than_cores(true) cut their stages for as
+  /// many threads as asked, beyond the available cores (see the constructor).
+  static void allow_more_threads_than_cores(bool allow) { more_threads_than_cores_flag() = allow; }
+
+  /// The thread count stages are cut for.
   int threads() const { return threads_; }
+  /// Threads that run parts: the workers and the caller of run() (threads(), at most the
+  /// available cores).
+  int running_threads() const { return running_threads_; }
 
   /// How many parts to cut `items` into so that every thread has work and no part has fewer than
   /// `grain` items (but one): min(threads, ceil(items / grain)), at least 1. For
@@ -338,7 +354,13 @@ class ExecutionContext {
     workers_.clear();
   }
 
+  static std::atomic<bool>& more_threads_than_cores_flag() {
+    static std::atomic<bool> allow{false};
+    return allow;
+  }
+
   const int threads_;
+  const int running_threads_;
   std::vector<std::thread> workers_;
   const StageRecorder* recorder_ = nullptr;
 
