@@ -113,7 +113,8 @@ struct TaggerConfig {
   // -------------------------------------------------------------
   std::uint64_t seed = 1;
   /// Threads for training and tagging, 1..1024; 0 = every core this process may use
-  /// (available_cores() in execution_context.hpp). Results do not depend on it.
+  /// (available_cores() in execution_context.hpp); more than that are capped at the available
+  /// cores (more threads than cores only take turns). Results do not depend on it.
   int threads = 0;
 
   /// Throws std::invalid_argument naming the first field out of range.
