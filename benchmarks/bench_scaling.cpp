@@ -124,6 +124,8 @@ std::vector<double> train_steps(const Setup& s, ExecutionContext& context, std::
 }  // namespace
 
 int main(int argc, char** argv) {
+  // The predictions cut every stage for N threads, however many cores this machine has.
+  lstmner::ExecutionContext::allow_more_threads_than_cores(true);
   std::string data_dir;
   if (const char* env = std::getenv("LSTMNER_DATA")) data_dir = env;
   std::vector<int> predict_threads{1, 2, 4, 8, 16, 32};
