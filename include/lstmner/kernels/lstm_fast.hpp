@@ -545,6 +545,20 @@ void lstm_backward_sequences(const Matrix<Scalar>& U, const SequenceLengths& len
   }
 }
 
+/// dU += δZ·H_prevᵀ alone, for the rows [rows.first, rows.last) of the 4H gate rows (the part
+/// of lstm_weight_gradients below that does not read x: for a layer that gets dW and dbias
+/// another way, as char_bilstm.hpp does from per-character sums of δZ).
+template <class Scalar>
+void lstm_recurrent_weight_gradient(const LstmCache<Scalar>& cache, Matrix<Scalar>& dU, Range rows,
+                                    gemm::GemmWorkspace<Scalar>& ws) {
+  if (rows.size() <= 0) return;
+  const Index H4 = dU.rows(), H = dU.cols();
+  const Index N = cache.gate_grad.dim(1) * cache.gate_grad.dim(2);
+  gemm::gemm(rows.size(), H, N, cache.gate_grad.data() + rows.first, H4, gemm::Op::none,
+             cache.hidden.data(), H, gemm::Op::transpose, dU.data() + rows.first, H4,
+             gemm::Update::accumulate, ws);
+}
+
 /// dW += δZ·Xᵀ, dU += δZ·H_prevᵀ and dbias += δZ·1 for the rows [rows.first, rows.last) of the
 /// 4H gate rows, each a sum over every token column (padded columns have δz = 0, so x there must
 /// be finite). H_prev is cache.hidden's first T steps: h_{t-1} for every t.
@@ -553,7 +567,7 @@ void lstm_weight_gradients(const Tensor3<Scalar>& x, const LstmCache<Scalar>& ca
                            Matrix<Scalar>& dW, Matrix<Scalar>& dU, Matrix<Scalar>& dbias,
                            Range rows, gemm::GemmWorkspace<Scalar>& ws) {
   if (rows.size() <= 0) return;
-  const Index H4 = dW.rows(), In = dW.cols(), H = dU.cols();
+  const Index H4 = dW.rows(), In = dW.cols();
   const Index N = cache.gate_grad.dim(1) * cache.gate_grad.dim(2);
   const Scalar* dZ = cache.gate_grad.data() + rows.first;
   using gemm::Op;
@@ -561,8 +575,7 @@ void lstm_weight_gradients(const Tensor3<Scalar>& x, const LstmCache<Scalar>& ca
   gemm::gemm(rows.size(), In, N, dZ, H4, Op::none, x.data(), In, Op::transpose,
              dW.data() + rows.first, H4, Update::accumulate, ws,
              {nullptr, dbias.data() + rows.first});
-  gemm::gemm(rows.size(), H, N, dZ, H4, Op::none, cache.hidden.data(), H, Op::transpose,
-             dU.data() + rows.first, H4, Update::accumulate, ws);
+  lstm_recurrent_weight_gradient(cache, dU, rows, ws);
 }
 
 /// dX = Wᵀ·δZ for the token columns [columns.first, columns.last) (0 at padded columns, where
