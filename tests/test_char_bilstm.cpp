@@ -481,6 +481,41 @@ TEST_CASE("char BiLSTM: a frozen table gets no gradient; the LSTMs learn as befo
     REQUIRE(bitwise_equal(params[i]->grad, unfrozen[i]));
 }
 
+TEST_CASE("char BiLSTM: touched columns gather over passes until zero_grad") {
+  Rng rng(7);
+  CharBiLSTM<float> layer(30, 4, 3, rng);
+  CharBiLSTM<float>::Workspace ws;
+  Tensor2<float> out;
+  Batch first;
+  first.lengths = SequenceLengths({2, 1});
+  first.ids.resize(2, 2);
+  first.ids(0, 0) = 7;
+  first.ids(0, 1) = 3;
+  first.ids(1, 0) = 7;
+  first.ids(1, 1) = 0;  // padding
+  Batch second;
+  second.lengths = SequenceLengths({3});
+  second.ids.resize(1, 3);
+  second.ids(0, 0) = 12;
+  second.ids(0, 1) = 3;
+  second.ids(0, 2) = 29;
+  zero_grad(layer.params());
+  for (const Batch* batch : {&first, &second}) {
+    const Tensor2<float> d_out =
+        random_matrix<float>(layer.output_size(), batch->lengths.batch_size(), rng);
+    layer.forward(batch->ids, batch->lengths, out, ws);
+    layer.backward(batch->ids, batch->lengths, d_out, ws);
+  }
+  REQUIRE(layer.table.touched_columns == std::vector<Index>{3, 7, 12, 29});
+  for (Index c = 0; c < layer.vocab_size(); ++c) {
+    const bool touched = c == 3 || c == 7 || c == 12 || c == 29;
+    CHECK(layer.table.grad.col(c).isZero(0.0) != touched);
+  }
+  zero_grad(layer.params());
+  REQUIRE(layer.table.touched_columns.empty());
+  REQUIRE(layer.table.grad.isZero(0.0));
+}
+
 TEST_CASE("char BiLSTM: parameters in slot order, named") {
   Rng rng(1);
   CharBiLSTM<float> layer(10, CharBiLSTM<float>::default_char_dim,

@@ -15,14 +15,15 @@
 ///       "sequences"; CharVocabulary::encode_batch makes both) → out (2H, W): rows 0..H-1 of
 ///       column w the forward LSTM's state after the word's last character, rows H..2H-1 the
 ///       backward LSTM's state after its first. Ids past a word's length are never read; ids of
-///       real characters must lie in [0, V). Caches in `ws`: the sort and the buckets below, each
-///       bucket's character vectors (both reading orders) and both LSTMs' workspaces.
+///       real characters must lie in [0, V). Caches in `ws`: the sort, the buckets below with both
+///       LSTMs' workspaces (their caches hold what LSTM's backward needs), the batch's distinct
+///       characters and their vectors.
 ///   backward(ids, lengths, d_out, ws, context):  the same ids and lengths, d_out (2H, W) →
 ///       adds into the six LSTM gradients and the table's columns of the characters used
 ///       (recording them in table.touched_columns; nothing when the table is frozen). The
 ///       characters are ids: there is no input gradient.
 ///
-/// How the batch is laid out (the layer does it; callers pass words in any order):
+/// How the work is laid out (the layer does it; callers pass words in any order):
 ///   1. The words are sorted by decreasing length (ties: by their ids, lexicographically, then by
 ///      position), so the layout depends only on the words, not on their order: for a batch of
 ///      distinct words, permuting it permutes out's columns and leaves every bit of out and of
@@ -31,31 +32,44 @@
 ///      a padded time-major batch of its own (B_k words, T_k = its longest): the cut minimises
 ///      Σ_k (B_k·T_k + bucket_overhead), the padded character steps plus a per-bucket cost
 ///      (detail::plan_length_buckets, an exact dynamic programme over the distinct lengths).
-///      Every LSTM product then runs on the buckets' columns: padding is a few percent of the
-///      characters instead of ~170% for one batch padded to its longest word.
-///   3. Each bucket runs LSTM's fast stages (lstm.hpp) in both directions; the backward
-///      direction's input is built reversed within each word straight from the ids.
-/// Measured (bench_char, 300 words of CoNLL lengths, float, one thread, one noisy 2-core VM):
-/// see docs/performance.md; the defaults below were chosen by that measurement.
+///      The recurrences and dU then run on ~5% padding (CoNLL-2003 batches) instead of ~170%
+///      for one batch padded to its longest word. Each bucket runs LSTM's fast stages
+///      (forward_sequences, backward_sequences, ...) in both directions.
+///   3. A step's input is a table column, so the products with W are taken once per distinct
+///      character of the batch (U ≈ 70 in a CoNLL batch of ~1700 characters) instead of once per
+///      step: the input projection is W·e + b for each distinct vector e, copied into each step
+///      that reads it (bit for bit what the projection of the steps gives: a column of a product
+///      sums its C terms in the same order whatever the other columns, kernels/gemm.hpp); in
+///      backward, δz is summed per distinct character (S [4H x U]) and dW += S·Eᵀ, db += S·1 and
+///      the table's columns += Wᵀ·S replace the products over every step. Only the recurrent
+///      products (U·h, Uᵀ·δz and dU, LSTM's) remain per step.
+/// Measured (bench_char; 300 words of CoNLL-like lengths, forward + backward, float, one thread;
+/// a loaded 2-core VM, so ratios only): the words through Bidirectional<LSTM> as one padded
+/// batch, unsorted, 3.8x the time of this layer; sorted but one bucket, 2.2x; 2 buckets 1.3x;
+/// 4 buckets 1.06x; 8 (the default, overhead 32), 16 or one bucket per length within ±5% of
+/// each other. Step 3 took the layer from 0.47 to 0.33 CPU-seconds per 300 passes (-30%).
+/// Modelled from the measured work of every part of every stage (ExecutionContext's stage
+/// recorder): 1.0 ms on one thread, 0.55 ms on two (1.85x before hand-off costs). Re-measure on
+/// a quiet machine: `bench_char --benchmark_filter=bilstm --benchmark_repetitions=5`.
 ///
 /// Threads: both passes take an ExecutionContext (execution_context.hpp; the default runs on the
 /// calling thread alone); all buckets share each stage, so a pass hands out as many stages as
 /// one Bidirectional pass:
-///   forward:  1. the character vectors and the input projection W·x + b of every bucket, by
-///                token columns (both directions), and the packing of U (per direction);
-///             2. the recurrence of every bucket and direction, by groups of words, each group
-///                then writing its words' rows of `out`;
+///   forward:  1. W·e + b of the distinct characters and the packing of U, per direction;
+///             2. per bucket, direction and group of words (by decreasing work): the copies into
+///                the input projection, the recurrence, the group's rows of `out`;
 ///   backward: 1. each bucket's dh (d_out at each word's last step, 0 elsewhere), by token
 ///                columns, and the packing of Uᵀ;
-///             2. the recurrences back through time, by groups of words;
-///             3. the weight gradients by rows of W and U (each row summing the buckets in
-///                bucket order) and the input gradients Wᵀ·δZ by token columns;
-///             4. the table gradient by its rows (each element summing the batch's characters
-///                in the same order: bucket, word, position; forward then backward direction).
-/// Every stage writes only its own columns, rows or words, with the same arithmetic in any cut,
-/// so the results are bit-identical on any number of threads. The bucket plan depends only on
-/// the lengths (and the two settings), never on the thread count. Layers running the reference
-/// kernel (LstmKernel::reference) take a plain path on the calling thread.
+///             2. the recurrences back through time, per bucket, direction and group;
+///             3. per direction, by rows of the 4H gate rows: dU (the buckets in bucket order),
+///                S (each element summing its steps in bucket, word, step order), dW and db;
+///             4. the table gradient, by distinct characters (Wᵀ·S of both directions).
+/// Every stage writes only its own columns, rows, words or characters, with the same arithmetic
+/// in any cut, so the results are bit-identical on any number of threads. The bucket plan
+/// depends only on the lengths (and the two settings), never on the thread count. Layers
+/// running the reference kernel (LstmKernel::reference) take a plain path on the calling
+/// thread: per bucket, the characters' vectors x, the LSTMs' own passes, dx scattered into the
+/// table.
 ///
 /// Nothing allocates once the workspace has served the largest batches (Tensors resized within
 /// their capacity, vectors within theirs, the GEMMs' packing buffers kept per part).
@@ -160,11 +174,12 @@ class CharBiLSTM {
     Index first = 0;          ///< sorted position of its first word
     Index column_offset = 0;  ///< its first column among the batch's columns (all buckets')
     SequenceLengths lengths;  ///< its words' lengths
-    Tensor3<Scalar> x[2];     ///< (C, B, T) the character vectors, 0 at padded steps
     Tensor3<Scalar> h[2];     ///< (H, B, T) the LSTM's outputs
     typename Layer::Workspace lstm[2];
     Tensor3<Scalar> dh[2];  ///< (H, B, T) backward: d_out at each word's last step, else 0
-    Tensor3<Scalar> dx[2];  ///< (C, B, T) backward: the gradient at the character vectors
+    Tensor3<Scalar> x[2];   ///< (C, B, T) plain path only: the character vectors
+    Tensor3<Scalar> dx[2];  ///< (C, B, T) the gradient at them (sized by LSTM::backward_prepare;
+                            ///< written by the plain path only)
 
     Index size() const { return lengths.batch_size(); }
     Index columns() const { return lengths.batch_size() * lengths.max_length(); }
@@ -187,9 +202,16 @@ class CharBiLSTM {
     std::vector<Index> lengths;   ///< the batch's lengths, as given (backward checks them)
     std::vector<RecurrencePart> recurrence_parts;
     std::vector<kernels::gemm::GemmWorkspace<Scalar>> part_gemm;
-    std::vector<std::uint8_t> touched_mark;  ///< V flags: the table columns touched
-    Index words = 0;                         ///< W of the batch cached (0: none)
-    Index columns = 0;                       ///< Σ_k B_k·T_k, the buckets' columns
+    // The batch's distinct characters ("used"), and what is computed once per character.
+    std::vector<Index> used;           ///< the ids of the batch's characters, ascending
+    std::vector<std::int32_t> slot;    ///< V entries: id → its index in `used`, or -1
+    Tensor2<Scalar> used_vectors;      ///< [C x U] their table columns
+    Tensor2<Scalar> projected[2];      ///< [4H x U] W·e + b of each, per direction
+    Tensor2<Scalar> gate_sums[2];      ///< [4H x U] backward: δz summed over each's steps
+    Tensor2<Scalar> char_grad;         ///< [C x U] backward: the gradient at each's vector
+    std::vector<Index> touched_merge;  ///< backward: scratch of the touched-columns merge
+    Index words = 0;                   ///< W of the batch cached (0: none)
+    Index columns = 0;                 ///< Σ_k B_k·T_k, the buckets' columns
 
     Index bucket_count() const { return static_cast<Index>(starts.size()) - 1; }
     Bucket& bucket(Index k) { return buckets[static_cast<std::size_t>(k)]; }
@@ -249,22 +271,22 @@ class CharBiLSTM {
       forward_plain(ids, out, ws);
       return;
     }
-    const Index N = ws.columns;
-    const int column_parts = context.parts_for(N, Layer::columns_per_part);
-    ws.reserve_parts(2 * column_parts);
-    context.run_kinds({column_parts, column_parts, 1, 1}, [&](int kind, Part part) {
-      if (kind < 2) {
-        project(ids, kind, Range{0, N}.share(part), ws, ws.gemm(kind * column_parts + part.index));
-      } else {
-        for (Index k = 0; k < ws.bucket_count(); ++k)
-          layer(kind - 2).forward_pack(ws.bucket(k).lengths, ws.bucket(k).lstm[kind - 2]);
-      }
+    // 1. W·e + b of every distinct character, and the packing of U, per direction.
+    ws.reserve_parts(2);
+    context.run(2, [&](Part part) {
+      const int d = part.index;
+      project_characters(d, ws, ws.gemm(d));
+      for (Index k = 0; k < ws.bucket_count(); ++k)
+        layer(d).forward_pack(ws.bucket(k).lengths, ws.bucket(k).lstm[d]);
     });
+    // 2. Per bucket, direction and group of words: their columns of W·x + b (copies of the
+    //    characters' columns), the recurrence, their rows of `out`.
     plan_recurrence(context, ws);
     context.run(static_cast<int>(ws.recurrence_parts.size()), [&](Part part) {
       const RecurrencePart& r = ws.recurrence_parts[static_cast<std::size_t>(part.index)];
       Bucket& bucket = ws.bucket(r.bucket);
       const Range words = Range{0, bucket.size()}.share(r.group);
+      gather_projection(ids, r.direction, ws, bucket, words);
       layer(r.direction)
           .forward_sequences(bucket.lengths, bucket.h[r.direction], bucket.lstm[r.direction],
                              words);
@@ -302,34 +324,29 @@ class CharBiLSTM {
           .backward_sequences(bucket.lengths, bucket.dh[r.direction], bucket.lstm[r.direction],
                               Range{0, bucket.size()}.share(r.group));
     });
-    // 3. Weight gradients by rows (every bucket, in bucket order), input gradients by columns
-    //    (only the table needs them).
+    // 3. By rows of the 4H gate rows, per direction: dU (every bucket, in bucket order), the
+    //    per-character sums of δz, and from them dW and db.
     const Index tiles =
         std::max(bilstm.forward_layer.row_tiles(), bilstm.backward_layer.row_tiles());
     const int row_parts = context.parts_per_copy(tiles, 1, 2);
-    const int input_parts = table.frozen ? 0 : column_parts;
-    ws.reserve_parts(2 * row_parts + 2 * input_parts);
-    context.run_kinds({row_parts, row_parts, input_parts, input_parts}, [&](int kind, Part part) {
-      if (kind < 2) {
-        Layer& l = layer(kind);
-        const Range rows = l.tile_rows(Range{0, l.row_tiles()}.share(part));
-        for (Index k = 0; k < ws.bucket_count(); ++k) {
-          Bucket& bucket = ws.bucket(k);
-          l.backward_weights(bucket.x[kind], bucket.lstm[kind], rows,
-                             ws.gemm(kind * row_parts + part.index));
-        }
-      } else {
-        const int d = kind - 2;
-        auto& gemm = ws.gemm(2 * row_parts + d * input_parts + part.index);
-        for_each_bucket_columns(ws, Range{0, N}.share(part), [&](Bucket& bucket, Range columns) {
-          layer(d).backward_inputs(bucket.lstm[d], bucket.dx[d], columns, gemm);
-        });
-      }
+    ws.reserve_parts(2 * row_parts);
+    context.run_kinds({row_parts, row_parts}, [&](int d, Part part) {
+      Layer& l = layer(d);
+      const Range rows = l.tile_rows(Range{0, l.row_tiles()}.share(part));
+      auto& gemm = ws.gemm(d * row_parts + part.index);
+      for (Index k = 0; k < ws.bucket_count(); ++k)
+        l.backward_recurrent_weights(ws.bucket(k).lstm[d], rows, gemm);
+      sum_gate_gradients(ids, d, rows, ws);
+      input_weight_gradients(d, rows, ws, gemm);
     });
-    // 4. The table's gradient, by its rows.
+    // 4. The table's gradient, by distinct characters.
     if (table.frozen) return;
-    context.for_ranges(char_dim(), table_rows_per_part,
-                       [&](Range rows) { add_table_gradient(ids, rows, ws); });
+    const Index U = static_cast<Index>(ws.used.size());
+    const int char_parts = context.parts_for(U, chars_per_part);
+    ws.reserve_parts(char_parts);
+    context.run(char_parts, [&](Part part) {
+      add_table_gradient(Range{0, U}.share(part), ws, ws.gemm(part.index));
+    });
   }
 
   // ----- checks ----------------------------------------------------------------------------------
@@ -362,8 +379,8 @@ class CharBiLSTM {
   }
 
  private:
-  /// Table rows per part of the table-gradient stage, at least.
-  static constexpr Index table_rows_per_part = 8;
+  /// Distinct characters per part of the table-gradient stage, at least.
+  static constexpr Index chars_per_part = 32;
 
   bool fast() const {
     return bilstm.forward_layer.kernel == LstmKernel::fast &&
@@ -414,15 +431,45 @@ class CharBiLSTM {
       bucket.lengths.assign(static_cast<std::size_t>(size), [&](std::size_t b) {
         return ws.sorted_lengths[static_cast<std::size_t>(bucket.first) + b];
       });
-      for (int d = 0; d < 2; ++d) {
-        bucket.x[d].resize(C, size, bucket.lengths.max_length());
+      for (int d = 0; d < 2; ++d)
         layer(d).forward_prepare(bucket.lengths, bucket.h[d], bucket.lstm[d]);
-      }
       columns += bucket.columns();
     }
     ws.columns = columns;
+    collect_characters(ids, lengths, ws);
+    const auto U = static_cast<Index>(ws.used.size());
+    ws.used_vectors.resize(C, U);
+    for (Index u = 0; u < U; ++u) {
+      const Scalar* vector = table.value.data() + ws.used[static_cast<std::size_t>(u)] * C;
+      std::copy(vector, vector + C, ws.used_vectors.data() + u * C);
+    }
+    for (int d = 0; d < 2; ++d) ws.projected[d].resize(4 * hidden_size(), U);
     out.resize(output_size(), W);
     ws.words = W;
+  }
+
+  /// ws.used = the distinct ids of the batch's characters, ascending; ws.slot[id] = the index of
+  /// id in ws.used (-1 for the ids not used). O(characters + U log U), no allocation once the
+  /// slots exist.
+  void collect_characters(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,
+                          Workspace& ws) const {
+    if (ws.slot.size() != static_cast<std::size_t>(vocab_size())) {
+      ws.slot.assign(static_cast<std::size_t>(vocab_size()), -1);
+      ws.used.clear();
+    }
+    for (Index id : ws.used) ws.slot[static_cast<std::size_t>(id)] = -1;  // the last batch's
+    ws.used.clear();
+    for (Index w = 0; w < lengths.batch_size(); ++w)
+      for (Index p = 0; p < lengths[w]; ++p) {
+        std::int32_t& slot = ws.slot[static_cast<std::size_t>(ids(w, p))];
+        if (slot < 0) {
+          slot = 0;
+          ws.used.push_back(ids(w, p));
+        }
+      }
+    std::sort(ws.used.begin(), ws.used.end());
+    for (std::size_t u = 0; u < ws.used.size(); ++u)
+      ws.slot[static_cast<std::size_t>(ws.used[u])] = static_cast<std::int32_t>(u);
   }
 
   /// The serial start of a backward pass: checks against the cached forward pass, sizes the
@@ -453,7 +500,10 @@ class CharBiLSTM {
         layer(d).backward_prepare(bucket.lengths, bucket.dx[d], bucket.lstm[d]);
       }
     }
-    if (!table.frozen) record_touched(ids, lengths, ws);
+    const auto U = static_cast<Index>(ws.used.size());
+    for (int d = 0; d < 2; ++d) ws.gate_sums[d].resize(4 * hidden_size(), U);
+    ws.char_grad.resize(char_dim(), U);
+    if (!table.frozen) record_touched(ws);
   }
 
   /// Calls f(bucket, local columns) for the part of each bucket inside `columns` (the batch's
@@ -468,13 +518,101 @@ class CharBiLSTM {
     }
   }
 
-  /// Direction d's character vectors of `columns` (the batch's), and W·x + b over them.
-  void project(const Tensor2<std::int32_t>& ids, int d, Range columns, Workspace& ws,
-               kernels::gemm::GemmWorkspace<Scalar>& gemm) const {
-    for_each_bucket_columns(ws, columns, [&](Bucket& bucket, Range local) {
-      gather(ids, d, ws, bucket, local);
-      layer(d).forward_project(bucket.x[d], bucket.lstm[d], local, gemm);
-    });
+  /// The id of the character at step t of word b of a bucket, read in direction d (1: the
+  /// word reversed).
+  static Index char_at(const Tensor2<std::int32_t>& ids, int d, const Workspace& ws,
+                       const Bucket& bucket, Index b, Index t) {
+    const Index w = ws.order[static_cast<std::size_t>(bucket.first + b)];
+    return ids(w, d == 0 ? t : bucket.lengths[b] - 1 - t);
+  }
+
+  /// projected[d] = W·e + b for every distinct character's vector e: the input projection of
+  /// every step that reads it. (A column of W·X sums over the same C products in the same order
+  /// whichever columns a product holds, kernels/gemm.hpp, so this is bit for bit the projection
+  /// of the steps themselves, at U columns instead of one per character.)
+  void project_characters(int d, Workspace& ws, kernels::gemm::GemmWorkspace<Scalar>& gemm) const {
+    namespace g = kernels::gemm;
+    const Layer& l = layer(d);
+    const Index U = ws.used_vectors.dim(1);
+    g::gemm(l.W.value.rows(), U, char_dim(), l.W.value.data(), l.W.value.rows(), g::Op::none,
+            ws.used_vectors.data(), char_dim(), g::Op::none, ws.projected[d].data(),
+            l.W.value.rows(), g::Update::overwrite, gemm,
+            g::Extras<Scalar>{l.b.value.data(), nullptr});
+  }
+
+  /// The input projection of a bucket's `words` in direction d, written into the LSTM's cache
+  /// where its forward_project would write it (cache.gates): at every real step the column of
+  /// the character read there, 0 at padded steps.
+  void gather_projection(const Tensor2<std::int32_t>& ids, int d, const Workspace& ws,
+                         Bucket& bucket, Range words) const {
+    const Index G = 4 * hidden_size(), B = bucket.size();
+    Scalar* gates = bucket.lstm[d].cache.gates.data();
+    const Scalar* projected = ws.projected[d].data();
+    for (Index t = 0; t < bucket.lengths.max_length(); ++t)
+      for (Index b = words.first; b < words.last; ++b) {
+        Scalar* column = gates + (b + B * t) * G;
+        if (t < bucket.lengths[b]) {
+          const Index u = ws.slot[static_cast<std::size_t>(char_at(ids, d, ws, bucket, b, t))];
+          std::copy(projected + u * G, projected + (u + 1) * G, column);
+        } else {
+          std::fill(column, column + G, Scalar(0));
+        }
+      }
+  }
+
+  /// Rows `rows` of gate_sums[d]: for every distinct character, δz summed over the steps that
+  /// read it (every bucket, word and step, in that order).
+  void sum_gate_gradients(const Tensor2<std::int32_t>& ids, int d, Range rows,
+                          Workspace& ws) const {
+    const Index G = 4 * hidden_size(), U = static_cast<Index>(ws.used.size());
+    const Index r0 = rows.first, n = rows.size();
+    Scalar* sums = ws.gate_sums[d].data();
+    for (Index u = 0; u < U; ++u) std::fill(sums + u * G + r0, sums + u * G + r0 + n, Scalar(0));
+    for (Index k = 0; k < ws.bucket_count(); ++k) {
+      const Bucket& bucket = ws.bucket(k);
+      const Index B = bucket.size();
+      const Scalar* dz = bucket.lstm[d].cache.gate_grad.data();
+      for (Index b = 0; b < B; ++b)
+        for (Index t = 0; t < bucket.lengths[b]; ++t) {
+          const Index u = ws.slot[static_cast<std::size_t>(char_at(ids, d, ws, bucket, b, t))];
+          const Scalar* from = dz + (b + B * t) * G + r0;
+          Scalar* to = sums + u * G + r0;
+          for (Index i = 0; i < n; ++i) to[i] += from[i];
+        }
+    }
+  }
+
+  /// Rows `rows` of dW and db of direction d from the per-character sums of δz:
+  /// dW += S·Eᵀ (E = the characters' vectors [C x U]), db += S·1.
+  void input_weight_gradients(int d, Range rows, Workspace& ws,
+                              kernels::gemm::GemmWorkspace<Scalar>& gemm) {
+    namespace g = kernels::gemm;
+    if (rows.size() <= 0) return;
+    Layer& l = layer(d);
+    const Index G = l.W.value.rows(), U = static_cast<Index>(ws.used.size());
+    g::gemm(rows.size(), char_dim(), U, ws.gate_sums[d].data() + rows.first, G, g::Op::none,
+            ws.used_vectors.data(), char_dim(), g::Op::transpose, l.W.grad.data() + rows.first, G,
+            g::Update::accumulate, gemm, g::Extras<Scalar>{nullptr, l.b.grad.data() + rows.first});
+  }
+
+  /// The table gradient of the distinct characters `chars`: Wᵀ·S of both directions, added
+  /// into their table columns.
+  void add_table_gradient(Range chars, Workspace& ws, kernels::gemm::GemmWorkspace<Scalar>& gemm) {
+    namespace g = kernels::gemm;
+    if (chars.size() <= 0) return;
+    const Index C = char_dim(), G = 4 * hidden_size();
+    Scalar* grad = ws.char_grad.data() + chars.first * C;
+    for (int d = 0; d < 2; ++d) {
+      const Layer& l = layer(d);
+      g::gemm(C, chars.size(), G, l.W.value.data(), G, g::Op::transpose,
+              ws.gate_sums[d].data() + chars.first * G, G, g::Op::none, grad, C,
+              d == 0 ? g::Update::overwrite : g::Update::accumulate, gemm);
+    }
+    for (Index u = chars.first; u < chars.last; ++u) {
+      const Scalar* from = ws.char_grad.data() + u * C;
+      Scalar* to = table.grad.data() + ws.used[static_cast<std::size_t>(u)] * C;
+      for (Index i = 0; i < C; ++i) to[i] += from[i];
+    }
   }
 
   /// x[d] of a bucket's `columns`: the vector of the word's character t (d = 0) or n-1-t (d = 1)
@@ -549,24 +687,20 @@ class CharBiLSTM {
         std::swap(parts[j - 1], parts[j]);
   }
 
-  /// The table gradient's `rows`: for every character of the batch (bucket, word, position
-  /// order), the forward direction's and the backward direction's gradient at its vector.
-  void add_table_gradient(const Tensor2<std::int32_t>& ids, Range rows, Workspace& ws) {
-    const Index C = char_dim(), r0 = rows.first, n = rows.size();
-    Scalar* grad = table.grad.data();
+  /// The plain path's table gradient: for every character of the batch (bucket, word,
+  /// position order), the forward and the backward direction's gradient at its vector.
+  void add_table_gradient_plain(const Tensor2<std::int32_t>& ids, Workspace& ws) {
+    const Index C = char_dim();
     for (Index k = 0; k < ws.bucket_count(); ++k) {
       const Bucket& bucket = ws.bucket(k);
       const Index B = bucket.size();
-      const Scalar* dx_forward = bucket.dx[0].data();
-      const Scalar* dx_reversed = bucket.dx[1].data();
       for (Index b = 0; b < B; ++b) {
-        const Index w = ws.order[static_cast<std::size_t>(bucket.first + b)];
         const Index length = bucket.lengths[b];
         for (Index t = 0; t < length; ++t) {
-          const Scalar* f = dx_forward + (b + B * t) * C + r0;
-          const Scalar* r = dx_reversed + (b + B * (length - 1 - t)) * C + r0;
-          Scalar* g = grad + ids(w, t) * C + r0;
-          for (Index i = 0; i < n; ++i) g[i] += f[i] + r[i];
+          const Scalar* f = bucket.dx[0].data() + (b + B * t) * C;
+          const Scalar* r = bucket.dx[1].data() + (b + B * (length - 1 - t)) * C;
+          Scalar* g = table.grad.data() + char_at(ids, 0, ws, bucket, b, t) * C;
+          for (Index i = 0; i < C; ++i) g[i] += f[i] + r[i];
         }
       }
     }
@@ -577,6 +711,7 @@ class CharBiLSTM {
     for (Index k = 0; k < ws.bucket_count(); ++k) {
       Bucket& bucket = ws.bucket(k);
       for (int d = 0; d < 2; ++d) {
+        bucket.x[d].resize(char_dim(), bucket.size(), bucket.lengths.max_length());
         gather(ids, d, ws, bucket, Range{0, bucket.columns()});
         layer(d).forward(bucket.x[d], bucket.lengths, bucket.h[d], bucket.lstm[d]);
         write_output(ws, bucket, d, Range{0, bucket.size()}, out);
@@ -593,21 +728,18 @@ class CharBiLSTM {
       for (int d = 0; d < 2; ++d)
         layer(d).backward(bucket.x[d], bucket.lengths, bucket.dh[d], bucket.dx[d], bucket.lstm[d]);
     }
-    if (!table.frozen) add_table_gradient(ids, Range{0, char_dim()}, ws);
+    if (!table.frozen) add_table_gradient_plain(ids, ws);
   }
 
-  /// Merges the batch's character ids into table.touched_columns (sorted, unique) through one
-  /// flag per table column: O(V + characters), no sort, no allocation once the flags exist.
-  void record_touched(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,
-                      Workspace& ws) {
-    auto& mark = ws.touched_mark;
-    mark.assign(static_cast<std::size_t>(vocab_size()), 0);
-    for (Index c : table.touched_columns) mark[static_cast<std::size_t>(c)] = 1;
-    for (Index w = 0; w < lengths.batch_size(); ++w)
-      for (Index p = 0; p < lengths[w]; ++p) mark[static_cast<std::size_t>(ids(w, p))] = 1;
-    table.touched_columns.clear();
-    for (Index c = 0; c < vocab_size(); ++c)
-      if (mark[static_cast<std::size_t>(c)]) table.touched_columns.push_back(c);
+  /// Merges the batch's characters (ws.used, sorted) into table.touched_columns (sorted,
+  /// unique), through a scratch vector kept in the workspace.
+  void record_touched(Workspace& ws) {
+    auto& touched = table.touched_columns;
+    auto& merged = ws.touched_merge;
+    merged.resize(touched.size() + ws.used.size());
+    const auto end = std::set_union(touched.begin(), touched.end(), ws.used.begin(), ws.used.end(),
+                                    merged.begin());
+    touched.assign(merged.begin(), end);
   }
 };
 
