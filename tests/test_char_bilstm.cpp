@@ -559,6 +559,12 @@ TEST_CASE("char BiLSTM: bad arguments are named") {
   layer.max_buckets = 0;
   REQUIRE_THROWS_WITH(layer.forward(batch.ids, batch.lengths, out, ws),
                       Catch::Contains("max_buckets must be at least 1"));
+  layer.max_buckets = 8;
+  CharBiLSTM<float> mismatched = layer;
+  mismatched.bilstm = make_bilstm<float>(3, 3, rng);
+  REQUIRE_THROWS_WITH(mismatched.forward(batch.ids, batch.lengths, out, ws),
+                      Catch::Contains("the BiLSTM reads 3 features with 3 + 3 units; it must read "
+                                      "the 2 of a character vector"));
   const CharBiLSTM<float> empty;
   REQUIRE_THROWS_WITH(empty.forward(batch.ids, batch.lengths, out, ws),
                       Catch::Contains("CharBiLSTM: forward: the layer is empty"));

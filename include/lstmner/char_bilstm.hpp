@@ -358,6 +358,13 @@ class CharBiLSTM {
     const auto who = [pass] { return std::string("CharBiLSTM: ") + pass + ": "; };
     if (vocab_size() < 1 || hidden_size() < 1)
       require(false, who() + "the layer is empty (default-constructed)");
+    if (bilstm.input_size() != char_dim() || bilstm.backward_layer.hidden_size() != hidden_size()) {
+      require(false, who() + "the BiLSTM reads " + std::to_string(bilstm.input_size()) +
+                         " features with " + std::to_string(hidden_size()) + " + " +
+                         std::to_string(bilstm.backward_layer.hidden_size()) +
+                         " units; it must read the " + std::to_string(char_dim()) +
+                         " of a character vector, with as many units in both directions");
+    }
     if (lengths.batch_size() < 1) require(false, who() + "no word lengths given");
     if (ids.dim(0) != lengths.batch_size() || ids.dim(1) != lengths.max_length()) {
       require(false, who() + "ids of shape " + shape_string(ids.shape()) +
