@@ -53,9 +53,10 @@
 /// resized within their capacity, and the GEMM's packing buffers are the caller's).
 /// Bad arguments throw std::invalid_argument starting with "lstmner: CharCNN:".
 
+#include <lstmner/execution_context.hpp>
 #include <lstmner/kernels/gemm.hpp>
-#include <lstmner/parts.hpp>
 #include <lstmner/param.hpp>
+#include <lstmner/parts.hpp>
 #include <lstmner/random.hpp>
 #include <lstmner/sequence_lengths.hpp>
 #include <lstmner/tensor.hpp>
@@ -95,7 +96,8 @@ class CharCNN {
     Tensor2<Scalar> weight_grad_t;  ///< [3C x F]: dWᵀ of this backward pass
     std::vector<std::uint8_t> touched_mark;     ///< V flags: the table columns touched
     kernels::gemm::GemmWorkspace<Scalar> gemm;  ///< forward()'s GEMM buffers
-    Index words = 0;                            ///< W of the batch cached (0: none)
+    std::vector<kernels::gemm::GemmWorkspace<Scalar>> part_gemm;  ///< a staged forward's, per part
+    Index words = 0;  ///< W of the batch cached (0: none)
   };
 
   Param<Scalar> table;  ///< [C x V] character vectors (sparse)
@@ -134,6 +136,24 @@ class CharCNN {
                Tensor2<Scalar>& out, Workspace& ws) const {
     prepare_forward(ids, lengths, out, ws);
     forward_words(ids, lengths, 0, lengths.batch_size(), out, ws, ws.gemm);
+  }
+
+  /// Words per part of the staged passes, at least.
+  static constexpr Index words_per_part = 32;
+
+  /// forward with its word ranges run on `context` (execution_context.hpp).
+  void forward(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,
+               Tensor2<Scalar>& out, Workspace& ws, ExecutionContext& context) const {
+    prepare_forward(ids, lengths, out, ws);
+    const Index words = lengths.batch_size();
+    const int parts = context.parts_for(words, words_per_part);
+    if (ws.part_gemm.size() < static_cast<std::size_t>(parts))
+      ws.part_gemm.resize(static_cast<std::size_t>(parts));
+    context.run(parts, [&](Part part) {
+      const Range r = Range{0, words}.share(part);
+      forward_words(ids, lengths, r.first, r.last, out, ws,
+                    ws.part_gemm[static_cast<std::size_t>(part.index)]);
+    });
   }
 
   /// The serial start of a forward pass: checks the arguments, sizes `out` (F, W) and the
@@ -209,6 +229,17 @@ class CharCNN {
     prepare_backward(ids, lengths, d_out, ws);
     backward_words(ids, lengths, 0, lengths.batch_size(), d_out, ws);
     backward_params(ids, lengths, Part{}, ws);
+  }
+  /// backward with its word ranges and parameter parts run on `context`.
+  void backward(const Tensor2<std::int32_t>& ids, const SequenceLengths& lengths,
+                const Tensor2<Scalar>& d_out, Workspace& ws, ExecutionContext& context) {
+    prepare_backward(ids, lengths, d_out, ws);
+    const Index words = lengths.batch_size();
+    context.for_ranges(words, words_per_part,
+                       [&](Range r) { backward_words(ids, lengths, r.first, r.last, d_out, ws); });
+    const Index rows = std::max(filters(), char_dim());
+    context.run(context.parts_for(rows, 8),
+                [&](Part part) { backward_params(ids, lengths, part, ws); });
   }
 
   /// The serial start of a backward pass: checks the arguments against the forward pass cached

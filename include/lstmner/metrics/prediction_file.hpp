@@ -38,6 +38,12 @@ struct PredictionFile {
   /// Sentences of gold (last-but-one field) and predicted (last field) tags, -DOCSTART- lines
   /// left out: the input of evaluate() in the seqeval modes.
   std::vector<std::vector<std::string>> gold, predicted;
+  /// The first field of every token line of those sentences (the word, when `fields` > 2), and
+  /// the 1-based line number of each sentence's first token.
+  std::vector<std::vector<std::string>> tokens;
+  std::vector<std::size_t> first_lines;
+  /// Fields of the file's token lines (set by its first non-empty line; 0 for an empty file).
+  std::size_t fields = 0;
   std::size_t lines = 0;
 };
 
@@ -54,7 +60,7 @@ inline PredictionFile read_prediction_file(std::istream& in, const std::string& 
   PredictionFile file;
   std::string line;
   std::vector<std::string_view> fields;
-  std::vector<std::string> gold_sentence, predicted_sentence;
+  std::vector<std::string> gold_sentence, predicted_sentence, token_sentence;
   std::optional<std::size_t> field_count;  // conlleval's $nbrOfFeatures (set by the first line)
   std::string raw_gold, raw_predicted;
   auto fail = [&](const std::string& what) {
@@ -65,8 +71,10 @@ inline PredictionFile read_prediction_file(std::istream& in, const std::string& 
     if (!gold_sentence.empty()) {
       file.gold.push_back(std::move(gold_sentence));
       file.predicted.push_back(std::move(predicted_sentence));
+      file.tokens.push_back(std::move(token_sentence));
       gold_sentence.clear();
       predicted_sentence.clear();
+      token_sentence.clear();
     }
   };
   while (std::getline(in, line)) {
@@ -87,7 +95,7 @@ inline PredictionFile read_prediction_file(std::istream& in, const std::string& 
     while (!fields.empty() && fields.back().empty()) fields.pop_back();
 
     if (!field_count) {
-      if (!fields.empty()) field_count = fields.size();
+      if (!fields.empty()) field_count = file.fields = fields.size();
     } else if (!fields.empty() && fields.size() != *field_count) {
       fail("unexpected number of features: " + std::to_string(fields.size()) + " (" +
            std::to_string(*field_count) + ")");
@@ -112,8 +120,10 @@ inline PredictionFile read_prediction_file(std::istream& in, const std::string& 
     if (fields[0] == options.docstart) {
       end_sentence();
     } else {
+      if (gold_sentence.empty()) file.first_lines.push_back(file.lines);
       gold_sentence.emplace_back(gold);
       predicted_sentence.emplace_back(predicted);
+      token_sentence.emplace_back(fields[0]);
     }
   }
   if (in.bad()) throw std::runtime_error("lstmner: read_prediction_file: " + name + ": read error");
