@@ -200,9 +200,11 @@ int run(int argc, char** argv) {
   app.add_option("--emb-dim", config.embedding_dim, "Word embedding size");
   app.add_option("--hidden", config.hidden_dim, "LSTM hidden size per direction");
   app.add_option("--casing-dim", config.casing_dim, "Casing feature embedding size (0: off)");
-  app.add_option("--char-encoder", opt.char_encoder,
-                 "Character-level word encoder: lstm (char BiLSTM), cnn (char CNN) or none")
-      ->check(CLI::IsMember({"none", "lstm", "cnn"}, CLI::ignore_case));
+  app.add_option(
+         "--char-encoder", opt.char_encoder,
+         "Character-level word encoder: bilstm (char BiLSTM, Lample et al.), cnn (char CNN, "
+         "Ma & Hovy) or none")
+      ->check(CLI::IsMember({"none", "bilstm", "cnn"}, CLI::ignore_case));
   app.add_option("--char-dim", config.char_embedding_dim, "Character embedding size");
   app.add_option("--char-hidden", config.char_hidden_dim,
                  "Char BiLSTM units per direction, or char CNN filters");

@@ -47,14 +47,28 @@ std::vector<EncodedSentence> random_sentences(const std::vector<std::size_t>& le
           static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(shape.num_tags))));
       s.singleton.push_back(static_cast<std::uint8_t>(t % 3 == 0));
     }
+    if (shape.char_encoder != CharEncoderKind::none) {
+      // A spelling of 1..12 characters per word id: repeated words are spelled alike.
+      s.char_offsets.assign(1, 0);
+      for (std::int32_t word : s.words) {
+        for (std::int32_t i = 0; i < 1 + word % 12; ++i)
+          s.chars.push_back(static_cast<std::int32_t>(
+              1 +
+              (word * 13 + i * 5) % (static_cast<std::int32_t>(shape.char_vocabulary_size) - 1)));
+        s.char_offsets.push_back(static_cast<std::int32_t>(s.chars.size()));
+      }
+    }
     data.push_back(std::move(s));
   }
   return data;
 }
 
-/// The tagger's default shape, scaled down in vocabulary only.
-NetworkShape default_shape() {
+/// The tagger's default shape, scaled down in vocabulary only; with `chars`, a character
+/// encoder of the default size over 80 characters.
+NetworkShape default_shape(CharEncoderKind chars = CharEncoderKind::none) {
   NetworkShape shape;
+  shape.char_encoder = chars;
+  shape.char_vocabulary_size = 80;
   shape.vocabulary_size = 500;
   shape.casing_classes = 6;
   shape.num_tags = 17;
@@ -138,72 +152,78 @@ TEST_CASE("LSTM and BiLSTM passes allocate nothing once their workspace is sized
 // kernels/gemm.hpp with packing buffers kept in the workspaces, and every stage reuses its
 // tensors. Run with LSTMNER_TRACE_ALLOCATIONS=1 to see the call stack of any allocation.
 TEST_CASE("a training step allocates nothing once its buffers are sized") {
-  for (int threads : {1, 2, 4}) {
-    for (auto optimizer : {OptimizerKind::Adam, OptimizerKind::Sgd}) {
-      CAPTURE(threads, to_string(optimizer));
-      Rng rng(7);
-      const NetworkShape shape = default_shape();
-      TaggerNetwork<float> network(with_dropout(shape, 0.5), rng);
-      TaggerConfig config;
-      config.threads = threads;
-      config.optimizer = optimizer;
-      config.word_dropout = 0.05;
-      ExecutionContext context(threads);
-      Trainer<float> trainer(network, config, 1, context);
-      // 32 sentences of mixed lengths: the largest batch; then a smaller, shorter one.
-      std::vector<std::size_t> lengths;
-      for (std::size_t i = 0; i < 32; ++i) lengths.push_back(3 + (i * 7) % 30);
-      const auto data = random_sentences(lengths, shape, rng);
-      std::vector<std::size_t> big(32), small{3, 5, 8, 13};
-      for (std::size_t i = 0; i < big.size(); ++i) big[i] = i;
-      const ParamList<float> params = network.params();
-      double loss = 0.0;
-      for (int warmup = 0; warmup < 3; ++warmup) {
-        REQUIRE(trainer.train_step(data, big, params, &loss) > 0);
-        REQUIRE(trainer.train_step(data, small, params, &loss) > 0);
+  for (auto chars : {CharEncoderKind::none, CharEncoderKind::bilstm, CharEncoderKind::cnn}) {
+    for (int threads : {1, 2, 4}) {
+      for (auto optimizer : {OptimizerKind::Adam, OptimizerKind::Sgd}) {
+        if (chars != CharEncoderKind::none && optimizer != OptimizerKind::Adam) continue;
+        CAPTURE(to_string(chars), threads, to_string(optimizer));
+        Rng rng(7);
+        const NetworkShape shape = default_shape(chars);
+        TaggerNetwork<float> network(with_dropout(shape, 0.5), rng);
+        REQUIRE((network.block("chars") != nullptr) == (chars != CharEncoderKind::none));
+        TaggerConfig config;
+        config.threads = threads;
+        config.optimizer = optimizer;
+        config.word_dropout = 0.05;
+        ExecutionContext context(threads);
+        Trainer<float> trainer(network, config, 1, context);
+        // 32 sentences of mixed lengths: the largest batch; then a smaller, shorter one.
+        std::vector<std::size_t> lengths;
+        for (std::size_t i = 0; i < 32; ++i) lengths.push_back(3 + (i * 7) % 30);
+        const auto data = random_sentences(lengths, shape, rng);
+        std::vector<std::size_t> big(32), small{3, 5, 8, 13};
+        for (std::size_t i = 0; i < big.size(); ++i) big[i] = i;
+        const ParamList<float> params = network.params();
+        double loss = 0.0;
+        for (int warmup = 0; warmup < 3; ++warmup) {
+          REQUIRE(trainer.train_step(data, big, params, &loss) > 0);
+          REQUIRE(trainer.train_step(data, small, params, &loss) > 0);
+        }
+        const long start = start_measuring();
+        for (int step = 0; step < 5; ++step) {
+          trainer.train_step(data, big, params, &loss);
+          trainer.train_step(data, small, params, &loss);
+        }
+        const long allocations = allocations_since(start);
+        INFO("training steps (" << threads << " thread(s), " << to_string(optimizer)
+                                << "): " << allocations << " heap allocations in 10 steps");
+        CHECK(allocations == 0);
+        CHECK(std::isfinite(loss));
       }
-      const long start = start_measuring();
-      for (int step = 0; step < 5; ++step) {
-        trainer.train_step(data, big, params, &loss);
-        trainer.train_step(data, small, params, &loss);
-      }
-      const long allocations = allocations_since(start);
-      INFO("training steps (" << threads << " thread(s), " << to_string(optimizer)
-                              << "): " << allocations << " heap allocations in 10 steps");
-      CHECK(allocations == 0);
-      CHECK(std::isfinite(loss));
     }
   }
 }
 
 TEST_CASE("a prediction forward allocates nothing once its buffers are sized") {
-  for (int threads : {1, 2, 4}) {
-    CAPTURE(threads);
-    Rng rng(11);
-    const NetworkShape shape = default_shape();
-    const TaggerNetwork<float> network(with_dropout(shape, 0.5), rng);
-    ExecutionContext context(threads);
-    const auto data = random_sentences({12, 30, 7, 19, 25, 4, 16, 9}, shape, rng);
-    const std::vector<std::size_t> all{0, 1, 2, 3, 4, 5, 6, 7}, one{2};
-    Batch batch;
-    TaggerNetwork<float>::Workspace ws;
-    for (int warmup = 0; warmup < 2; ++warmup) {
-      fill_batch(data, all, batch);
-      network.forward(batch, ws, context, nullptr);
-      fill_batch(data, one, batch);
-      network.forward(batch, ws, context, nullptr);
+  for (auto chars : {CharEncoderKind::none, CharEncoderKind::bilstm, CharEncoderKind::cnn}) {
+    for (int threads : {1, 2, 4}) {
+      CAPTURE(to_string(chars), threads);
+      Rng rng(11);
+      const NetworkShape shape = default_shape(chars);
+      const TaggerNetwork<float> network(with_dropout(shape, 0.5), rng);
+      ExecutionContext context(threads);
+      const auto data = random_sentences({12, 30, 7, 19, 25, 4, 16, 9}, shape, rng);
+      const std::vector<std::size_t> all{0, 1, 2, 3, 4, 5, 6, 7}, one{2};
+      Batch batch;
+      TaggerNetwork<float>::Workspace ws;
+      for (int warmup = 0; warmup < 2; ++warmup) {
+        fill_batch(data, all, batch);
+        network.forward(batch, ws, context, nullptr);
+        fill_batch(data, one, batch);
+        network.forward(batch, ws, context, nullptr);
+      }
+      const long start = start_measuring();
+      for (int step = 0; step < 5; ++step) {
+        fill_batch(data, all, batch);
+        network.forward(batch, ws, context, nullptr);
+        fill_batch(data, one, batch);
+        network.forward(batch, ws, context, nullptr);
+      }
+      const long allocations = allocations_since(start);
+      INFO("prediction forwards (" << threads << " thread(s)): " << allocations
+                                   << " heap allocations in 10 forwards");
+      CHECK(allocations == 0);
+      CHECK(std::isfinite(ws.scores.matrix().sum()));
     }
-    const long start = start_measuring();
-    for (int step = 0; step < 5; ++step) {
-      fill_batch(data, all, batch);
-      network.forward(batch, ws, context, nullptr);
-      fill_batch(data, one, batch);
-      network.forward(batch, ws, context, nullptr);
-    }
-    const long allocations = allocations_since(start);
-    INFO("prediction forwards (" << threads << " thread(s)): " << allocations
-                                 << " heap allocations in 10 forwards");
-    CHECK(allocations == 0);
-    CHECK(std::isfinite(ws.scores.matrix().sum()));
   }
 }

@@ -35,10 +35,10 @@ struct Run {
   double last_loss = 0.0;
 };
 
+/// `config` (by default the default model's shape and regularisation) trained for one epoch.
 Run train_with(int threads, OptimizerKind optimizer, const ConllDocument& train,
-               const ConllDocument& test) {
-  TaggerConfig config;  // the default model's shape and regularisation
-  config.epochs = 1;    // 13 steps of 32 sentences (and its predictions) show any difference
+               const ConllDocument& test, TaggerConfig config = TaggerConfig()) {
+  config.epochs = 1;  // 13 steps of 32 sentences (and its predictions) show any difference
   config.patience = 0;
   config.seed = 17;
   config.word_dropout = 0.05;
@@ -76,6 +76,43 @@ TEST_CASE("the same seed gives bit-identical weights and tags on 1, 2, 3, 4 and 
         REQUIRE(std::memcmp(many.weights[i].data(), one.weights[i].data(),
                             sizeof(float) * static_cast<std::size_t>(one.weights[i].size())) == 0);
       }
+      CHECK(many.tags == one.tags);
+      CHECK(many.last_loss == one.last_loss);
+    }
+  }
+}
+
+/// Whether every weight of `a` is bit for bit that of `b`.
+bool same_bits(const Run& a, const Run& b) {
+  if (a.weights.size() != b.weights.size()) return false;
+  for (std::size_t i = 0; i < a.weights.size(); ++i) {
+    if (a.weights[i].size() != b.weights[i].size() ||
+        std::memcmp(a.weights[i].data(), b.weights[i].data(),
+                    sizeof(float) * static_cast<std::size_t>(a.weights[i].size())) != 0)
+      return false;
+  }
+  return true;
+}
+
+// The character encoders add stages of their own: the char BiLSTM cuts its words by length
+// buckets and groups of words, its gate rows and its distinct characters; the char CNN its
+// words. With the CRF head, 2 layers and every other input block.
+TEST_CASE("with a character encoder and a CRF, the same seed gives the same bits on any threads") {
+  const ConllDocument train = read_conll((sample_dir() / "train.txt").string());
+  const ConllDocument test = read_conll((sample_dir() / "test.txt").string());
+  for (auto chars : {CharEncoderKind::bilstm, CharEncoderKind::cnn}) {
+    CAPTURE(to_string(chars));
+    TaggerConfig config;
+    config.char_encoder = chars;
+    config.output = OutputKind::crf;
+    config.lstm_layers = 2;
+    const Run one = train_with(1, OptimizerKind::Adam, train, test, config);
+    // words, casing, the char encoder's (table + BiLSTM: 7; CNN: 3), 2 BiLSTM layers, the CRF's
+    REQUIRE(one.weights.size() == (chars == CharEncoderKind::bilstm ? 26 : 22));
+    for (int threads : {2, 3, 4, 8}) {
+      CAPTURE(threads);
+      const Run many = train_with(threads, OptimizerKind::Adam, train, test, config);
+      CHECK(same_bits(many, one));
       CHECK(many.tags == one.tags);
       CHECK(many.last_loss == one.last_loss);
     }

@@ -139,6 +139,10 @@ void check_network_gradients(const NetworkShape& shape, std::uint64_t seed) {
 
   // Every part of the composition is there (and so gets checked below).
   CHECK((net.block("chars") != nullptr) == (shape.char_encoder != CharEncoderKind::none));
+  if (net.block("chars") != nullptr) {  // the table and a BiLSTM's 2 x (W, U, b), or W and b
+    const std::size_t encoder_params = shape.char_encoder == CharEncoderKind::bilstm ? 7 : 3;
+    CHECK(net.block("chars")->params().size() == encoder_params);
+  }
   CHECK(net.encoder.layers.size() == static_cast<std::size_t>(shape.lstm_layers));
   CHECK(net.head->name() == to_string(shape.output));
 
@@ -177,6 +181,11 @@ TEST_CASE("whole-network gradients match finite differences, dropout on, every c
       {"2 layers, softmax, char CNN, dropout", 2, OutputKind::softmax, CharEncoderKind::cnn, 0.3},
       {"1 layer, CRF, no dropout", 1, OutputKind::crf, CharEncoderKind::none, 0.0},
       {"2 layers, CRF, char CNN, dropout", 2, OutputKind::crf, CharEncoderKind::cnn, 0.3},
+      {"1 layer, softmax, char BiLSTM, no dropout", 1, OutputKind::softmax, CharEncoderKind::bilstm,
+       0.0},
+      {"2 layers, softmax, char BiLSTM, dropout", 2, OutputKind::softmax, CharEncoderKind::bilstm,
+       0.3},
+      {"2 layers, CRF, char BiLSTM, dropout", 2, OutputKind::crf, CharEncoderKind::bilstm, 0.3},
   };
   for (const Composition& c : compositions) {
     INFO(c.name);

@@ -218,6 +218,12 @@ class LSTM {
                         kernels::gemm::GemmWorkspace<Scalar>& gemm) {
     kernels::lstm_weight_gradients(x, ws.cache, W.grad, U.grad, b.grad, rows, gemm);
   }
+  /// dU alone for the gate `rows` (backward_weights without dW and db), after every sequence's
+  /// backward recurrence: for layers that get dW and db another way (char_bilstm.hpp).
+  void backward_recurrent_weights(Workspace& ws, Range rows,
+                                  kernels::gemm::GemmWorkspace<Scalar>& gemm) {
+    kernels::lstm_recurrent_weight_gradient(ws.cache, U.grad, rows, gemm);
+  }
   /// dx for `columns`, after every sequence's backward recurrence.
   void backward_inputs(Workspace& ws, Tensor3<Scalar>& dx, Range columns,
                        kernels::gemm::GemmWorkspace<Scalar>& gemm) const {

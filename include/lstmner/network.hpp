@@ -23,6 +23,7 @@
 #include <lstmner/batch.hpp>
 #include <lstmner/blocks/char_block.hpp>
 #include <lstmner/blocks/embedding_block.hpp>
+#include <lstmner/char_bilstm.hpp>
 #include <lstmner/char_cnn.hpp>
 #include <lstmner/encoder.hpp>
 #include <lstmner/execution_context.hpp>
@@ -193,6 +194,9 @@ class TaggerNetwork {
       vectors->embedding.set_frozen(shape.freeze_vectors);
       blocks.push_back(std::move(vectors));
     }
+    if (shape.char_encoder == CharEncoderKind::bilstm)
+      blocks.push_back(std::make_unique<CharBlock<Scalar, CharBiLSTM<Scalar>>>(CharBiLSTM<Scalar>(
+          shape.char_vocabulary_size, shape.char_embedding_dim, shape.char_hidden_dim, rng)));
     if (shape.char_encoder == CharEncoderKind::cnn)
       blocks.push_back(std::make_unique<CharBlock<Scalar, CharCNN<Scalar>>>(CharCNN<Scalar>(
           shape.char_vocabulary_size, shape.char_embedding_dim, shape.char_hidden_dim, rng)));

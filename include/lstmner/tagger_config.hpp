@@ -43,14 +43,14 @@ inline OutputKind parse_output_kind(const std::string& name) {
 
 /// The character-level word encoder of a network (blocks/char_block.hpp): none, a character
 /// BiLSTM (Lample et al. 2016) or a character CNN (Ma & Hovy 2016).
-enum class CharEncoderKind { none, lstm, cnn };
+enum class CharEncoderKind { none, bilstm, cnn };
 
 inline std::string to_string(CharEncoderKind kind) {
   switch (kind) {
     case CharEncoderKind::none:
       return "none";
-    case CharEncoderKind::lstm:
-      return "lstm";
+    case CharEncoderKind::bilstm:
+      return "bilstm";
     case CharEncoderKind::cnn:
       return "cnn";
   }
@@ -59,10 +59,10 @@ inline std::string to_string(CharEncoderKind kind) {
 
 inline CharEncoderKind parse_char_encoder(const std::string& name) {
   if (name == "none") return CharEncoderKind::none;
-  if (name == "lstm") return CharEncoderKind::lstm;
+  if (name == "bilstm") return CharEncoderKind::bilstm;
   if (name == "cnn") return CharEncoderKind::cnn;
   throw std::invalid_argument("lstmner: unknown character encoder '" + name +
-                              "' (expected none, lstm or cnn)");
+                              "' (expected none, bilstm or cnn)");
 }
 
 struct TaggerConfig {
