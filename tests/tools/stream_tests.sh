@@ -110,14 +110,12 @@ fi
 
 if [[ $mode == parallel ]]; then
   par=(parallel --will-cite --pipe -k -j2)
-  for input in corpus docs; do
-    "${tag[@]}" --input-format conll "$work/$input.txt" >"$work/single"
-    for block in 2k 16k; do
-      "${par[@]}" --block $block --recend '\n\n' "${tag[@]}" --input-format conll \
-        <"$work/$input.txt" >"$work/parallel"
-      same "$input: parallel --pipe -k --block $block --recend '\\n\\n' = one process" \
-        "$work/single" "$work/parallel"
-    done
+  "${tag[@]}" --input-format conll "$work/corpus.txt" >"$work/single"
+  for block in 2k 16k; do
+    "${par[@]}" --block $block --recend '\n\n' "${tag[@]}" --input-format conll \
+      <"$work/corpus.txt" >"$work/parallel"
+    same "corpus: parallel --pipe -k --block $block --recend '\\n\\n' = one process" \
+      "$work/single" "$work/parallel"
   done
   # The docs file has CRLF line ends: its blank lines are \r\n.
   "${tag[@]}" --input-format conll "$work/docs.txt" >"$work/single"
