@@ -6,7 +6,7 @@
 # Usage:
 #   benchmarks/stream_memory.sh [--build DIR] [--model M] [--source FILE] [--sizes "1M 1G"]
 #                               [--whole-max SIZE] [--threads N] [--window N] [--runs N]
-#                               [--tmp DIR]
+#                               [--tmp DIR] [--parallel J]
 #
 #   --build DIR      a release build tree with the tools built (default: <repo>/build/release)
 #   --model M        the model to tag with (default: one trained here on the sample corpus for one
@@ -23,6 +23,9 @@
 #   --window N       lstmner-tag --window (default: the tool's default)
 #   --runs N         runs of each measurement; the table shows their median (default 1)
 #   --tmp DIR        where the inputs are written (default: $TMPDIR or /tmp); deleted at the end
+#   --parallel J     also time the local GNU parallel form of docs/scale.md on each input:
+#                    parallel --pipe -k -jJ --block 10M --recend '\n\n' lstmner-tag --threads 1
+#                    (its peak RSS is the largest single process's, not the sum)
 #
 # Each run is `/usr/bin/time -f '%M %e' lstmner-tag --input-format conll --benchmark`, output to
 # /dev/null: peak RSS, wall-clock seconds, and the tokens and seconds spent in Tagger::predict.
@@ -43,6 +46,7 @@ threads=2
 window=""
 runs=1
 tmp="${TMPDIR:-/tmp}"
+parallel_jobs=""
 while (($#)); do
   case "$1" in
     --build) build="$2"; shift 2 ;;
@@ -54,6 +58,7 @@ while (($#)); do
     --window) window="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --tmp) tmp="$2"; shift 2 ;;
+    --parallel) parallel_jobs="$2"; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "stream_memory.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -102,13 +107,30 @@ fi
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
-# measure FILE WINDOW_OPTION...: prints "rss_mb wall_s tokens predict_s" (medians over --runs).
+if [[ -n "$parallel_jobs" ]] && ! command -v parallel >/dev/null; then
+  echo "stream_memory.sh: --parallel needs GNU parallel (scripts/install-deps.sh)" >&2
+  exit 2
+fi
+
+# measure MODE FILE WINDOW_OPTION...: prints "rss_mb wall_s tokens predict_s" (medians over
+# --runs). MODE parallel: predict_s is 0 (each process prints its own).
 measure() {
-  local file=$1
-  shift
+  local mode=$1 file=$2
+  shift 2
   : >"$work/rss"; : >"$work/wall"; : >"$work/predict"
   local tokens=0
   for ((r = 0; r < runs; ++r)); do
+    if [[ $mode == parallel ]]; then
+      /usr/bin/time -f '%M %e' -o "$work/time" parallel --will-cite --pipe -k -j"$parallel_jobs" \
+        --block 10M --recend '\n\n' "$tag" -m "$model" --input-format conll --threads 1 \
+        --benchmark "$@" <"$file" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+      read -r rss wall <"$work/time"
+      echo "$rss" >>"$work/rss"
+      echo "$wall" >>"$work/wall"
+      tokens=$(awk '/^benchmark: tagged/ { n += $3 } END { print n }' "$work/err")
+      echo 0 >>"$work/predict"
+      continue
+    fi
     /usr/bin/time -f '%M %e' -o "$work/time" "$tag" -m "$model" --input-format conll \
       --threads "$threads" --benchmark "$@" "$file" >/dev/null 2>"$work/err" ||
       { cat "$work/err" >&2; exit 1; }
@@ -142,17 +164,20 @@ for s in $sizes; do
   bytes=$(wc -c <"$input")
   modes=(stream)
   (($(bytes_of "$whole_max") >= bytes)) && modes+=(whole)
+  [[ -n "$parallel_jobs" ]] && modes+=(parallel)
   for mode in "${modes[@]}"; do
-    if [[ $mode == stream ]]; then opt=("${window_opt[@]}"); else opt=(--window 0); fi
-    result=$(measure "$input" "${opt[@]}")
+    if [[ $mode == whole ]]; then opt=(--window 0); else opt=("${window_opt[@]}"); fi
+    result=$(measure "$mode" "$input" "${opt[@]}")
     read -r rss wall tokens predict <<<"$result"
     rate=$(awk -v t="$tokens" -v w="$wall" 'BEGIN { printf "%.0f", t / (w > 0 ? w : 1e-9) }')
-    prate=$(awk -v t="$tokens" -v p="$predict" 'BEGIN { printf "%.0f", t / (p > 0 ? p : 1e-9) }')
-    echo "| $s | $bytes | $tokens | $mode | $rss | $wall | $rate | $prate |"
+    prate=$(awk -v t="$tokens" -v p="$predict" 'BEGIN { if (p > 0) printf "%.0f", t / p; else printf "-" }')
+    label=$mode
+    [[ $mode == parallel ]] && label="parallel -j$parallel_jobs, --threads 1 each"
+    echo "| $s | $bytes | $tokens | $label | $rss | $wall | $rate | $prate |"
     if [[ $mode == stream ]]; then
       [[ -z "$first_rss" ]] && { first_rss=$rss; stream_rate_small=$rate; }
       last_rss=$rss
-    elif [[ -z "$whole_rate" ]]; then
+    elif [[ $mode == whole && -z "$whole_rate" ]]; then
       whole_rate=$rate
     fi
   done
