@@ -1,4 +1,4 @@
-// lstmner-tag: tags text with a saved model.
+// lstmner-tag: tags text with a saved model, as a stream (a filter: stdin to stdout).
 //
 //   lstmner-tag --model M [FILE|-]                       raw text, one sentence per line
 //   lstmner-tag --model M --input-format conll FILE      CoNLL columns, every column kept
@@ -8,16 +8,24 @@
 // CoNLL-2003. CoNLL input keeps every input column, -DOCSTART- lines and the blank lines between
 // sentences, and gets the predicted tag appended, so the output scores directly with lstmner-eval
 // or conlleval.
+//
+// The input is read a window of --window sentences at a time (conll_stream.hpp for CoNLL), the
+// window is tagged on all threads, written in input order and flushed, then the next is read:
+// memory is bounded by the window, whatever the size of the input (docs/tools.md states the
+// bound), and the output is the same for every window size.
 
+#include <lstmner/conll_stream.hpp>
 #include <lstmner/tagger.hpp>
 #include <lstmner/tokenizer.hpp>
 
 #include "tool_main.hpp"
 
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -28,113 +36,161 @@ namespace {
 struct Options {
   std::string model, input = "-", input_format = "text", output_format = "conll", scheme;
   int word_column = 0;
-  int threads = 0;  // 0: every available core
-  std::size_t chunk = 1024;
+  int threads = 0;            // 0: every available core
+  std::size_t window = 1024;  // sentences per window; 0: the whole input at once
   bool benchmark = false;
+  bool quiet = false;
 };
 
 using Clock = std::chrono::steady_clock;
 
-/// Sentences of raw text, tagged in chunks so that long inputs stream through in bounded memory.
-class TextTagger {
+/// Tokens done and tokens/s on one line of standard error, redrawn at most every half second,
+/// when standard error is a terminal (never in a pipe or a log file).
+class Progress {
  public:
-  TextTagger(const lstmner::Tagger<float>& tagger, const Options& opt, std::ostream& out)
-      : tagger_(tagger), opt_(opt), out_(out) {}
+  explicit Progress(bool enabled) : enabled_(enabled) {}
 
-  void add_line(const std::string& line) {
-    lines_.push_back(line);
-    if (lines_.size() >= opt_.chunk) flush();
+  void update(std::size_t tokens) {
+    tokens_ = tokens;
+    if (!enabled_) return;
+    const auto now = Clock::now();
+    if (now - last_ < std::chrono::milliseconds(500)) return;
+    last_ = now;
+    draw("\r");
   }
-
-  void flush() {
-    std::vector<std::vector<lstmner::TextToken>> tokens;
-    std::vector<std::vector<std::string>> words;
-    for (const auto& line : lines_) {
-      tokens.push_back(lstmner::tokenize(line));
-      std::vector<std::string> w;
-      for (const auto& t : tokens.back()) w.push_back(t.text);
-      words.push_back(std::move(w));
-    }
-    const auto t0 = Clock::now();
-    const auto tags = tagger_.predict(words);
-    seconds_ += std::chrono::duration<double>(Clock::now() - t0).count();
-    for (std::size_t s = 0; s < lines_.size(); ++s) {
-      tokens_done_ += words[s].size();
-      if (opt_.output_format == "json") {
-        write_json(lines_[s], tokens[s], words[s], tags[s]);
-      } else {
-        for (std::size_t i = 0; i < words[s].size(); ++i)
-          out_ << words[s][i] << ' ' << tags[s][i] << '\n';
-        out_ << '\n';
-      }
-    }
-    lines_.clear();
+  void finish() {
+    if (enabled_ && tokens_ > 0) draw("\n");
   }
-
-  std::size_t tokens() const { return tokens_done_; }
-  double seconds() const { return seconds_; }
 
  private:
-  void write_json(const std::string& line, const std::vector<lstmner::TextToken>& tokens,
-                  const std::vector<std::string>& words, const std::vector<std::string>& tags) {
-    nlohmann::json j;
-    j["text"] = line;
-    j["tokens"] = words;
-    j["tags"] = tags;
-    j["entities"] = nlohmann::json::array();
-    for (const auto& e : lstmner::extract_entities(tags)) {
-      const std::size_t begin_byte = tokens[e.begin].begin, end_byte = tokens[e.end - 1].end;
-      j["entities"].push_back({{"type", e.type},
-                               {"begin", e.begin},
-                               {"end", e.end},
-                               {"text", line.substr(begin_byte, end_byte - begin_byte)},
-                               {"begin_byte", begin_byte},
-                               {"end_byte", end_byte}});
-    }
-    out_ << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  void draw(const char* end) {
+    const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    std::fprintf(stderr, "\rlstmner-tag: %zu tokens, %.0f tokens/s   %s", tokens_,
+                 static_cast<double>(tokens_) / std::max(seconds, 1e-9), end);
+    std::fflush(stderr);
   }
 
-  const lstmner::Tagger<float>& tagger_;
-  const Options& opt_;
-  std::ostream& out_;
-  std::vector<std::string> lines_;
-  std::size_t tokens_done_ = 0;
-  double seconds_ = 0.0;
+  bool enabled_;
+  Clock::time_point start_ = Clock::now(), last_ = start_;
+  std::size_t tokens_ = 0;
 };
 
-int tag_conll(const lstmner::Tagger<float>& tagger, const Options& opt, std::istream& in,
-              const std::string& name, std::ostream& out, std::size_t& tokens, double& seconds) {
+/// What the tagging loops count.
+struct Totals {
+  std::size_t tokens = 0;
+  double seconds = 0.0;  // in Tagger::predict only
+};
+
+std::vector<std::vector<std::string>> timed_predict(
+    const lstmner::Tagger<float>& tagger, const std::vector<std::vector<std::string>>& words,
+    Totals& totals) {
+  const auto t0 = Clock::now();
+  auto tags = tagger.predict(words);
+  totals.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  for (const auto& w : words) totals.tokens += w.size();
+  return tags;
+}
+
+void end_window(std::ostream& out, Progress& progress, const Totals& totals) {
+  out.flush();
+  if (!out) throw std::runtime_error("cannot write the output");
+  progress.update(totals.tokens);
+}
+
+void write_text_json(std::ostream& out, const std::string& line,
+                     const std::vector<lstmner::TextToken>& tokens,
+                     const std::vector<std::string>& words, const std::vector<std::string>& tags) {
+  nlohmann::json j;
+  j["text"] = line;
+  j["tokens"] = words;
+  j["tags"] = tags;
+  j["entities"] = nlohmann::json::array();
+  for (const auto& e : lstmner::extract_entities(tags)) {
+    const std::size_t begin_byte = tokens[e.begin].begin, end_byte = tokens[e.end - 1].end;
+    j["entities"].push_back({{"type", e.type},
+                             {"begin", e.begin},
+                             {"end", e.end},
+                             {"text", line.substr(begin_byte, end_byte - begin_byte)},
+                             {"begin_byte", begin_byte},
+                             {"end_byte", end_byte}});
+  }
+  out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+}
+
+/// Raw text, one sentence per line: a window of lines at a time.
+void tag_text(const lstmner::Tagger<float>& tagger, const Options& opt, std::istream& in,
+              const std::string& name, std::ostream& out, Progress& progress, Totals& totals) {
+  std::vector<std::string> lines;
+  std::vector<std::vector<lstmner::TextToken>> tokens;
+  std::vector<std::vector<std::string>> words;
+  std::string line;
+  bool more = true;
+  while (more) {
+    lines.clear();
+    while (opt.window == 0 || lines.size() < opt.window) {
+      if (!std::getline(in, line)) {
+        more = false;
+        break;
+      }
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      lines.push_back(line);
+    }
+    if (in.bad()) throw std::runtime_error("cannot read '" + name + "'");
+    if (lines.empty()) break;
+    tokens.resize(lines.size());
+    words.resize(lines.size());
+    for (std::size_t s = 0; s < lines.size(); ++s) {
+      tokens[s] = lstmner::tokenize(lines[s]);
+      words[s].clear();
+      for (const auto& t : tokens[s]) words[s].push_back(t.text);
+    }
+    const auto tags = timed_predict(tagger, words, totals);
+    for (std::size_t s = 0; s < lines.size(); ++s) {
+      if (opt.output_format == "json") {
+        write_text_json(out, lines[s], tokens[s], words[s], tags[s]);
+      } else {
+        for (std::size_t i = 0; i < words[s].size(); ++i)
+          out << words[s][i] << ' ' << tags[s][i] << '\n';
+        out << '\n';
+      }
+    }
+    end_window(out, progress, totals);
+  }
+}
+
+/// CoNLL: a window of sentences at a time (lstmner::ConllStreamReader).
+void tag_conll(const lstmner::Tagger<float>& tagger, const Options& opt, std::istream& in,
+               const std::string& name, std::ostream& out, Progress& progress, Totals& totals) {
   lstmner::ConllReadOptions read;
   read.word_column = opt.word_column;
   read.tag_column = std::nullopt;  // keep every column as it is; the prediction goes after them
-  const auto doc = lstmner::read_conll(in, name, read);
+  lstmner::ConllStreamReader reader(in, name, read);
+  lstmner::ConllWindow window;
   std::vector<std::vector<std::string>> words;
-  for (const auto& s : doc.sentences) {
-    words.push_back(s.words);
-    tokens += s.words.size();
-  }
-  const auto t0 = Clock::now();
-  const auto tags = tagger.predict(words);
-  seconds += std::chrono::duration<double>(Clock::now() - t0).count();
-  if (opt.output_format == "json") {
-    for (std::size_t s = 0; s < words.size(); ++s) {
-      nlohmann::json j;
-      j["tokens"] = words[s];
-      j["tags"] = tags[s];
-      j["entities"] = nlohmann::json::array();
-      for (const auto& e : lstmner::extract_entities(tags[s])) {
-        std::string text;
-        for (std::size_t i = e.begin; i < e.end; ++i)
-          text += (i > e.begin ? " " : "") + words[s][i];
-        j["entities"].push_back(
-            {{"type", e.type}, {"begin", e.begin}, {"end", e.end}, {"text", text}});
+  while (reader.read(opt.window, window)) {
+    words.resize(window.sentences.size());
+    for (std::size_t s = 0; s < words.size(); ++s) words[s] = window.sentences[s].words;
+    const auto tags = timed_predict(tagger, words, totals);
+    if (opt.output_format == "json") {
+      for (std::size_t s = 0; s < words.size(); ++s) {
+        nlohmann::json j;
+        j["tokens"] = words[s];
+        j["tags"] = tags[s];
+        j["entities"] = nlohmann::json::array();
+        for (const auto& e : lstmner::extract_entities(tags[s])) {
+          std::string text;
+          for (std::size_t i = e.begin; i < e.end; ++i)
+            text += (i > e.begin ? " " : "") + words[s][i];
+          j["entities"].push_back(
+              {{"type", e.type}, {"begin", e.begin}, {"end", e.end}, {"text", text}});
+        }
+        out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
       }
-      out << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    } else {
+      lstmner::write_conll(out, window, tags);
     }
-  } else {
-    lstmner::write_conll(out, doc, tags);
+    end_window(out, progress, totals);
   }
-  return 0;
 }
 
 int run(int argc, char** argv) {
@@ -153,13 +209,18 @@ int run(int argc, char** argv) {
   app.add_option("--scheme", opt.scheme,
                  "Tag scheme of the output (default: the scheme of the model's training data)")
       ->check(CLI::IsMember({"iob1", "iob2", "bio", "iobes"}));
-  app.add_option("--chunk", opt.chunk, "Raw text: sentences tagged per batch")
-      ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--window,--chunk", opt.window,
+                 "Sentences (raw text: lines) read, tagged together and written before the next "
+                 "are read; memory grows with it. 0 = the whole input at once. The tags do not "
+                 "depend on it")
+      ->check(CLI::Range(0, 1 << 24));
   app.add_option("--threads", opt.threads,
                  "Threads to tag on (batches shared out among them); 0 = every available core. "
                  "The tags do not depend on it")
       ->check(CLI::Range(0, 1024));
   app.add_flag("--benchmark", opt.benchmark, "Print tagging speed (tokens/s) to stderr");
+  app.add_flag("--quiet,-q", opt.quiet,
+               "No progress line (shown on stderr only when stderr is a terminal)");
   CLI11_PARSE(app, argc, argv);
 
   auto tagger = lstmner::Tagger<float>::load(opt.model);
@@ -179,30 +240,18 @@ int run(int argc, char** argv) {
     name = opt.input;
   }
   std::ios::sync_with_stdio(false);
-  std::size_t tokens = 0;
-  double seconds = 0.0;
+  Progress progress(!opt.quiet && isatty(fileno(stderr)) != 0);
+  Totals totals;
   if (opt.input_format == "conll") {
-    tag_conll(tagger, opt, *in, name, std::cout, tokens, seconds);
+    tag_conll(tagger, opt, *in, name, std::cout, progress, totals);
   } else {
-    TextTagger text(tagger, opt, std::cout);
-    std::string line;
-    while (std::getline(*in, line)) {
-      if (!line.empty() && line.back() == '\r') line.pop_back();
-      text.add_line(line);
-    }
-    if (in->bad()) throw std::runtime_error("cannot read '" + name + "'");
-    text.flush();
-    tokens = text.tokens();
-    seconds = text.seconds();
+    tag_text(tagger, opt, *in, name, std::cout, progress, totals);
   }
-  std::cout.flush();
-  if (!std::cout) {
-    std::cerr << "lstmner-tag: error: cannot write the output\n";
-    return 1;
-  }
+  progress.finish();
   if (opt.benchmark) {
-    std::cerr << "benchmark: tagged " << tokens << " tokens in " << seconds
-              << " s: " << static_cast<long>(static_cast<double>(tokens) / std::max(seconds, 1e-9))
+    std::cerr << "benchmark: tagged " << totals.tokens << " tokens in " << totals.seconds << " s: "
+              << static_cast<long>(static_cast<double>(totals.tokens) /
+                                   std::max(totals.seconds, 1e-9))
               << " tokens/s\n";
   }
   return 0;
