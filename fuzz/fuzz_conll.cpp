@@ -107,8 +107,10 @@ LSTMNER_FUZZ_TARGET(data, size) {
   }
   if (options.keep_columns && options.word_column != 0) return 0;
   for (const Sentence& s : doc.sentences)
-    for (const std::string& w : s.words)
+    for (const std::string& w : s.words) {
       if (w.find('\t') != std::string::npos) return 0;  // the reader splits there
+      if (w == options.docstart) return 0;              // reads back as a document start
+    }
   if (reread.sentences.size() != doc.sentences.size()) return 0;  // a docstart-looking word
   for (std::size_t i = 0; i < doc.sentences.size(); ++i)
     FUZZ_CHECK(reread.sentences[i].words == doc.sentences[i].words);

@@ -45,7 +45,7 @@ class FuzzInput {
 
 }  // namespace lstmner_fuzz
 
-#define FUZZ_CHECK(condition)                                               \
-  do {                                                                      \
+#define FUZZ_CHECK(condition)                                                   \
+  do {                                                                          \
     if (!(condition)) ::lstmner_fuzz::violated(#condition, __FILE__, __LINE__); \
   } while (0)

@@ -10,7 +10,8 @@
 # Each target starts from its committed seeds (fuzz/corpus/<target>) and regression inputs
 # (fuzz/regressions/<target>); the inputs it finds go to build/fuzz/work/<target>, never into the
 # repository. Limits: -rss_limit_mb=2048 and -malloc_limit_mb=512 (one allocation over 512 MB is a
-# finding), -timeout=10 s per input. The log of a run is build/fuzz/logs/<target>.log.
+# finding), -timeout=30 s per input (generous: a hang never ends, but a loaded machine can stall a
+# process for seconds). The log of a run is build/fuzz/logs/<target>.log.
 # Exit status 1 when any target reports a finding (crash, sanitizer report, leak, timeout,
 # out-of-memory, violated invariant); its input is then in build/fuzz/artifacts/<target>/: fix the
 # bug and commit the input to fuzz/regressions/<target>/, where the replay tests keep checking it.
@@ -40,7 +41,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]/#/fuzz_}"
 
 build=build/fuzz
-limit=(-rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1)
+limit=(-rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=30 -print_final_stats=1)
 if [[ -n "$runs" ]]; then limit+=(-runs="$runs"); else limit+=(-max_total_time="$seconds"); fi
 
 run_target() {
