@@ -35,6 +35,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace lstmner {
@@ -50,6 +51,35 @@ struct NetworkShape {
 
   Index input_dim() const { return embedding_dim + casing_dim; }
 };
+
+/// The name and shape of a parameter.
+struct ParamShape {
+  std::string name;
+  Index rows = 0, cols = 0;
+
+  bool operator==(const ParamShape& o) const {
+    return name == o.name && rows == o.rows && cols == o.cols;
+  }
+};
+
+/// Every parameter a TaggerNetwork of `shape` has, in slot order, without making one: what a
+/// model file must hold, checked before anything of that size is allocated
+/// (detail/model_file.hpp). tests/test_network.cpp checks it against the network's params().
+inline std::vector<ParamShape> parameter_shapes(const NetworkShape& shape) {
+  const Index E = shape.embedding_dim, C = shape.casing_dim, H = shape.hidden_dim;
+  const Index K = shape.num_tags, In = shape.input_dim();
+  std::vector<ParamShape> list{{"words.table", E, shape.vocabulary_size}};
+  if (C > 0) list.push_back({"casing.table", C, shape.casing_classes});
+  for (const char* direction : {"forward", "backward"}) {
+    const std::string lstm = std::string("lstm.") + direction + ".";
+    list.push_back({lstm + "W", 4 * H, In});
+    list.push_back({lstm + "U", 4 * H, H});
+    list.push_back({lstm + "b", 4 * H, 1});
+  }
+  list.push_back({"output.W", K, 2 * H});
+  list.push_back({"output.b", K, 1});
+  return list;
+}
 
 template <class Scalar>
 class TaggerNetwork {
@@ -77,6 +107,7 @@ class TaggerNetwork {
   Dropout<Scalar> dropout;
 
   TaggerNetwork() = default;
+  /// A network to train: weights drawn from `rng`, gradient buffers allocated.
   TaggerNetwork(const NetworkShape& network_shape, double dropout_rate, Rng& rng)
       : shape(network_shape),
         words(network_shape.vocabulary_size, network_shape.embedding_dim, rng),
@@ -87,6 +118,41 @@ class TaggerNetwork {
         dropout(dropout_rate) {
     if (shape.casing_dim > 0)
       casing = Embedding<Scalar>(shape.casing_classes, shape.casing_dim, rng);
+    name_params();
+  }
+
+  /// A network to read weights into: zero weights, nothing drawn, no gradient buffers (a loaded
+  /// model predicts; allocate_gradients() before training it).
+  TaggerNetwork(const NetworkShape& network_shape, double dropout_rate, ShapesOnly)
+      : shape(network_shape),
+        words(network_shape.vocabulary_size, network_shape.embedding_dim, shapes_only),
+        lstm(make_bilstm<Scalar>(network_shape.input_dim(), network_shape.hidden_dim, shapes_only)),
+        output(2 * network_shape.hidden_dim, network_shape.num_tags, shapes_only),
+        dropout(dropout_rate) {
+    if (shape.casing_dim > 0)
+      casing = Embedding<Scalar>(shape.casing_classes, shape.casing_dim, shapes_only);
+    name_params();
+  }
+
+  /// Gives every parameter its gradient buffer (a trainer does this; a loaded network has none).
+  void allocate_gradients() {
+    for (auto* p : params()) p->allocate_grad();
+  }
+  /// Frees every gradient buffer: the network then only predicts.
+  void release_gradients() {
+    for (auto* p : params()) p->release_grad();
+  }
+  /// Whether every trainable parameter has its gradient buffer (allocates nothing: it runs in
+  /// every training step).
+  bool has_gradients() const {
+    auto ok = [](const Param<Scalar>& p) { return p.frozen || p.has_grad(); };
+    return ok(words.table) && (shape.casing_dim == 0 || ok(casing.table)) &&
+           lstm.forward_layer.has_gradients() && lstm.backward_layer.has_gradients() &&
+           ok(output.W) && ok(output.b);
+  }
+
+ private:
+  void name_params() {
     words.table.name = "words.table";
     casing.table.name = "casing.table";
     for (auto* p : lstm.params()) p->name = "lstm." + p->name;  // lstm.forward.W, ...
@@ -94,6 +160,7 @@ class TaggerNetwork {
     output.b.name = "output.b";
   }
 
+ public:
   /// Every parameter in slot order (the order of the model file).
   ParamList<Scalar> params() {
     ParamList<Scalar> list = words.params();
@@ -160,6 +227,11 @@ class TaggerNetwork {
     const Index E = shape.embedding_dim, C = shape.casing_dim;
     const Index N = lengths.batch_size() * lengths.max_length();
     const bool drop = ws.dropout_applied;
+    if (!has_gradients()) {
+      require(false,
+              "TaggerNetwork: loss_backward: no gradient buffers (a network made with "
+              "shapes_only, e.g. a loaded model's, has none until allocate_gradients())");
+    }
 
     // Loss gradient, dense layer's input gradient and output dropout, by token columns.
     const Tensor3<Scalar>& dense_in = drop ? ws.dropped_lstm_out : ws.lstm_out;

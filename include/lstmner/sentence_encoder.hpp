@@ -35,6 +35,8 @@ class SentenceEncoder {
   /// Reserved word ids: 0 pads, 1 stands for every word not in the vocabulary.
   static constexpr std::int32_t pad_id = 0;
   static constexpr std::int32_t unk_id = 1;
+  /// The most tags a tag set may have: the decoder keeps a tags x tags table of transitions.
+  static constexpr std::size_t max_tags = 4096;
 
   SentenceEncoder() = default;
   /// An encoder over a stored vocabulary and tag set (a loaded model's).
@@ -59,6 +61,9 @@ class SentenceEncoder {
     }
     words_ = Vocabulary::build(counts, static_cast<std::size_t>(config_.min_word_count),
                                {"<pad>", "<unk>"}, norm, "<unk>");
+    require(tag_set.size() <= max_tags,
+            "Tagger::train: '" + train.source + "' has " + std::to_string(tag_set.size()) +
+                " distinct tags, more than the " + std::to_string(max_tags) + " a model may have");
     tags_.clear();
     if (tag_set.count("O")) tags_.push_back("O");
     for (const auto& [tag, n] : tag_set)

@@ -41,6 +41,7 @@
 #include <lstmner/version.hpp>
 #include <lstmner/vocabulary.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -49,6 +50,8 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -111,7 +114,9 @@ class Tagger {
     tagger.input_scheme_ = train.scheme;
     tagger.output_scheme_ = train.scheme;
     tagger.encoder_.build(train, config);
-    const std::vector<EncodedSentence> encoded = tagger.encoder_.encode_training_data(train);
+    const std::vector<EncodedSentence> encoded =
+        split_long_sentences(tagger.encoder_.encode_training_data(train),
+                             static_cast<std::size_t>(config.max_batch_tokens));
 
     Rng init_rng(config.seed);
     tagger.network_ = TaggerNetwork<Scalar>(tagger.network_shape(), config.dropout, init_rng);
@@ -128,6 +133,7 @@ class Tagger {
     }
     TrainingHistory result = trainer.fit(encoded, score_dev, callbacks);
     if (history != nullptr) *history = std::move(result);
+    tagger.network_.release_gradients();  // a trained Tagger predicts; it keeps none
     return tagger;
   }
 
@@ -145,27 +151,43 @@ class Tagger {
             "Tagger::predict: prediction_batch_size must be at least 1");
     require(prediction_max_padding >= 0.0,  // false for NaN too
             "Tagger::predict: prediction_max_padding must be at least 0");
+    require(prediction_max_tokens >= 1,
+            "Tagger::predict: prediction_max_tokens must be at least 1");
     std::vector<std::vector<std::string>> result(sentences.size());
-    const detail::PredictionPlan plan =
-        detail::plan_prediction(sentences, prediction_batch_size, prediction_max_padding);
+    for (std::size_t s = 0; s < sentences.size(); ++s) result[s].resize(sentences[s].size());
+    const detail::PredictionPlan plan = detail::plan_prediction(
+        sentences, prediction_batch_size, prediction_max_padding, prediction_max_tokens);
     std::vector<EncodedSentence> encoded(plan.source.size());  // filled batch by batch
     detail::run_prediction(plan, context(), [&](std::size_t k, ExecutionContext& stages) {
       const std::vector<std::size_t>& indices = plan.batches[k];
-      for (std::size_t i : indices) encoded[i] = encoder_.encode(sentences[plan.source[i]], false);
+      for (std::size_t i : indices) {
+        const std::vector<std::string>& sentence = sentences[plan.source[i]];
+        if (plan.length[i] == sentence.size()) {
+          encoded[i] = encoder_.encode(sentence, false);
+        } else {  // a piece of a sentence longer than prediction_max_tokens
+          const auto first = sentence.begin() + static_cast<std::ptrdiff_t>(plan.begin[i]);
+          encoded[i] = encoder_.encode(
+              std::vector<std::string>(first, first + static_cast<std::ptrdiff_t>(plan.length[i])),
+              false);
+        }
+      }
       auto lease = scratch_.acquire();
-      predict_batch(encoded, indices, *lease, stages,
-                    [&](std::size_t i, std::vector<std::string> tags) {
-                      result[plan.source[i]] = std::move(tags);
-                    });
+      predict_batch(
+          encoded, indices, *lease, stages, [&](std::size_t i, std::vector<std::string> tags) {
+            std::move(tags.begin(), tags.end(),
+                      result[plan.source[i]].begin() + static_cast<std::ptrdiff_t>(plan.begin[i]));
+            encoded[i] = EncodedSentence();  // tagged: its ids are not needed again
+          });
     });
     return result;
   }
 
-  /// The entities of one tokenised sentence.
+  /// The entities of one tokenised sentence, decoded in the scheme of the tags predict() returns
+  /// (output_scheme()): in IOBES, `S-LOC S-LOC` is two entities.
   std::vector<EntitySpan> entities(const std::vector<std::string>& tokens) const {
     const std::vector<std::string> tags = predict(tokens);
     std::vector<EntitySpan> spans;
-    for (const Entity& e : extract_entities(tags)) {
+    for (const Entity& e : decode_entities(tags, output_scheme_)) {
       EntitySpan span;
       span.type = e.type;
       span.begin = e.begin;
@@ -231,72 +253,92 @@ class Tagger {
   /// fraction of steps (split_padded_batches): a few sentences of mixed length are then tagged
   /// in groups of similar length.
   double prediction_max_padding = 0.25;
+  /// The most tokens (sentences x the longest) a batch holds: what bounds predict()'s scratch
+  /// memory, about prediction_max_tokens x 8.5 KB per thread for the default model (hidden 100;
+  /// docs/reliability.md). A sentence longer than this is tagged in pieces of this many tokens,
+  /// each on its own (an entity can be cut where two pieces meet); CoNLL-2003's longest
+  /// sentence has 124 tokens.
+  std::size_t prediction_max_tokens = 4096;
 
   // ----- model files ---------------------------------------------------------------------------
 
   /// Writes the model atomically (temporary file + rename): a crash never leaves a half-written
-  /// file in place of a good one.
+  /// file in place of a good one. The file keeps the permissions of the one it replaces.
   void save(const std::string& path) const {
     require_trained("save");
-    BinaryWriter out;
-    out.write_string(model_kind);
-    detail::write_config(out, config_);
-    out.write_u32(static_cast<std::uint32_t>(input_scheme_));
-    out.write_u32(static_cast<std::uint32_t>(output_scheme_));
-    words().save(out);
-    out.write_strings(tags());
-    const NetworkShape& shape = network_.shape;
-    out.write_u64(static_cast<std::uint64_t>(shape.casing_classes));
-    const auto params = network_.params();  // read-only: the const overload
-    out.write_u64(params.size());
-    for (const auto* p : params) out.write_matrix(p->name, p->value);
-    save_container(path, out.buffer());
+    save_container(path, model_payload());
   }
 
-  /// Reads a model written by save(). Throws std::runtime_error naming the file and what is wrong
-  /// (missing, not a model, other version, truncated, corrupted) — never crashes. The loaded
-  /// Tagger runs on every available core (config().threads = 0; set_threads() changes it).
-  static Tagger load(const std::string& path) {
-    const std::string payload = load_container(path);
-    BinaryReader in(payload, path, container_header_size);
-    const std::string kind = in.read_string("model kind");
-    if (kind != model_kind) {
-      in.fail("holds a '" + kind + "', not a " + std::string(model_kind));
-    }
+  /// The bytes save() writes, in memory.
+  std::string to_bytes() const {
+    require_trained("to_bytes");
+    return encode_container(model_payload());
+  }
+
+  /// Reads a model written by save() (by this version, or by one that wrote format 1). Throws
+  /// std::runtime_error naming the file and what is wrong (missing, not a model, other version,
+  /// truncated, corrupted, inconsistent) — never crashes, and checks every size the file declares
+  /// against the bytes it holds before allocating anything of that size
+  /// (detail/model_file.hpp). The loaded Tagger runs on every available core (config().threads
+  /// = 0; set_threads() changes it) and has no gradient buffers (training allocates them).
+  static Tagger load(const std::string& path) { return from_bytes(read_model_file(path), path); }
+
+  /// The same from the bytes of a model file in memory; `name` stands for the file in messages.
+  static Tagger from_bytes(std::string_view bytes, const std::string& name = "<memory>") {
+    const ContainerView container = open_container(bytes, name);
+    const detail::ModelFile file(container.payload, container.version, name);  // checks it all
     Tagger tagger;
-    tagger.config_ = detail::read_config(in);
-    tagger.config_.threads = 0;  // the machine's, not the file's
-    tagger.input_scheme_ = detail::read_scheme(in, "input scheme");
-    tagger.output_scheme_ = detail::read_scheme(in, "output scheme");
-    Vocabulary words = Vocabulary::load(in);
-    std::vector<std::string> tags = in.read_strings("tags");
-    if (tags.empty()) in.fail("the model has no tags");
-    if (!words.has_unknown() || words.unknown_id() != unk_id || words.size() < 2) {
-      in.fail("the word vocabulary lacks <pad> and <unk> at ids 0 and 1");
-    }
-    tagger.encoder_ = SentenceEncoder(std::move(words), std::move(tags), tagger.config_);
-    NetworkShape shape = tagger.network_shape();
-    shape.casing_classes = static_cast<Index>(in.read_u64("casing classes"));
-    if (shape.casing_classes != num_casing_classes) {
-      in.fail(std::to_string(shape.casing_classes) + " casing classes, this version has " +
-              std::to_string(num_casing_classes));
-    }
-    Rng rng(0);  // shapes only; every value is overwritten below
-    tagger.network_ = TaggerNetwork<Scalar>(shape, tagger.config_.dropout, rng);
-    auto params = tagger.network_.params();
-    const std::uint64_t count = in.read_u64("parameter count");
-    if (count != params.size()) {
-      in.fail(std::to_string(count) + " parameters, the configuration needs " +
-              std::to_string(params.size()));
-    }
-    for (auto* p : params) in.read_matrix_into(p->name, p->value);
-    in.expect_end();
+    tagger.config_ = file.header().config;
+    tagger.input_scheme_ = file.header().input_scheme;
+    tagger.output_scheme_ = file.header().output_scheme;
+    tagger.encoder_ = SentenceEncoder(file.vocabulary(), file.tags(), tagger.config_);
+    tagger.network_ = TaggerNetwork<Scalar>(file.shape(), tagger.config_.dropout, shapes_only);
+    file.read_parameters(tagger.network_.params());
     tagger.rules_ = make_transition_rules(tagger.tags(), tagger.config_.train_scheme);
     return tagger;
   }
 
  private:
-  static constexpr const char* model_kind = "lstmner.Tagger";
+  /// Training sentences longer than `max_tokens`, cut into pieces of at most that many tokens
+  /// (what keeps a training batch within TaggerConfig::max_batch_tokens).
+  static std::vector<EncodedSentence> split_long_sentences(std::vector<EncodedSentence> data,
+                                                           std::size_t max_tokens) {
+    bool any = false;
+    for (const EncodedSentence& s : data) any = any || s.size() > max_tokens;
+    if (!any) return data;
+    std::vector<EncodedSentence> pieces;
+    auto slice = [](const auto& v, std::size_t begin, std::size_t end) {
+      using V = std::decay_t<decltype(v)>;
+      return v.empty() ? V()
+                       : V(v.begin() + static_cast<std::ptrdiff_t>(begin),
+                           v.begin() + static_cast<std::ptrdiff_t>(end));
+    };
+    for (EncodedSentence& s : data) {
+      if (s.size() <= max_tokens) {
+        pieces.push_back(std::move(s));
+        continue;
+      }
+      for (std::size_t begin = 0; begin < s.size(); begin += max_tokens) {
+        const std::size_t end = std::min(s.size(), begin + max_tokens);
+        EncodedSentence piece;
+        piece.words = slice(s.words, begin, end);
+        piece.casing = slice(s.casing, begin, end);
+        piece.tags = slice(s.tags, begin, end);
+        piece.singleton = slice(s.singleton, begin, end);
+        pieces.push_back(std::move(piece));
+      }
+    }
+    return pieces;
+  }
+
+  std::string model_payload() const {
+    detail::ModelHeader header;
+    header.config = config_;
+    header.input_scheme = input_scheme_;
+    header.output_scheme = output_scheme_;
+    header.casing_classes = static_cast<std::uint64_t>(network_.shape.casing_classes);
+    return detail::write_model<Scalar>(header, words(), tags(), network_.params());
+  }
 
   /// What one thread needs to tag a batch. Kept between predict() calls (in scratch_), so its
   /// buffers are sized once for the largest batch instead of regrown, page by page, every call.
