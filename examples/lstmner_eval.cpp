@@ -9,18 +9,26 @@
 // classification_report (scored in seqeval's default mode unless --mode says otherwise);
 // --mode strict --scheme X scores like seqeval's mode='strict', scheme=X. Exit status: 0 on
 // success, 1 on unreadable or malformed input (with a message naming file and line), 2 on a bad
-// command line.
+// command line (tool_main.hpp). The file streams through the scorer, so any size is scored in the
+// memory of one line.
 
 #include <lstmner/metrics.hpp>
 
+#include "tool_main.hpp"
+
 #include <CLI/CLI.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"Score predicted entity tags against gold tags, like conlleval or seqeval"};
   std::string input = "-";
   std::string format = "conlleval";
@@ -37,7 +45,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"conlleval", "seqeval", "default", "strict"}));
   app.add_option("--scheme", scheme_name,
                  "strict mode's tag scheme: iob1, iob2 (bio) or iobes; detected when omitted")
-      ->check(CLI::IsMember({"iob1", "iob2", "bio", "iobes", "IOB1", "IOB2", "BIO", "IOBES"}));
+      ->check(CLI::IsMember({"iob1", "iob2", "bio", "iobes"}, CLI::ignore_case));
   app.add_option("--digits", digits, "decimals in the seqeval table (default 2)")
       ->check(CLI::Range(0, 20));
   app.add_option("-d,--delimiter", file_options.delimiter,
@@ -47,58 +55,59 @@ int main(int argc, char** argv) {
                "(conlleval -r)");
   app.add_option("-o,--outside-tag", file_options.outside_tag,
                  "the outside tag in raw mode (conlleval -o; default O)");
-  CLI11_PARSE(app, argc, argv);
-  if (file_options.delimiter.empty()) {
-    std::cerr << "lstmner-eval: the delimiter must not be empty\n";
-    return 2;
+  parse_command_line(app, "lstmner-eval", argc, argv);
+  if (file_options.delimiter.empty()) throw UsageError("the delimiter must not be empty");
+
+  lstmner::ScoringOptions options;
+  if (!mode_name.empty()) {
+    options.mode = lstmner::parse_scoring_mode(mode_name);
+  } else if (format == "seqeval") {
+    options.mode = lstmner::ScoringMode::Seqeval;
+  }
+  if (!scheme_name.empty()) {
+    if (options.mode != lstmner::ScoringMode::SeqevalStrict)
+      throw UsageError("--scheme only applies to --mode strict");
+    options.scheme = lstmner::parse_tag_scheme(scheme_name);
   }
 
-  try {
-    lstmner::ScoringOptions options;
-    if (!mode_name.empty()) {
-      options.mode = lstmner::parse_scoring_mode(mode_name);
-    } else if (format == "seqeval") {
-      options.mode = lstmner::ScoringMode::Seqeval;
+  // The file streams through the scorer token by token: memory stays that of one line (plus
+  // one entry per entity type), whatever the file's size.
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  std::string name = "<stdin>";
+  if (input != "-") {
+    errno = 0;
+    file.open(input, std::ios::binary);
+    if (!file) {
+      throw std::runtime_error("cannot open '" + input +
+                               "': " + std::strerror(errno != 0 ? errno : ENOENT));
     }
-    if (!scheme_name.empty()) {
-      if (options.mode != lstmner::ScoringMode::SeqevalStrict) {
-        std::cerr << "lstmner-eval: --scheme only applies to --mode strict\n";
-        return 2;
-      }
-      options.scheme = lstmner::parse_tag_scheme(scheme_name);
-    }
-
-    std::optional<lstmner::PredictionFile> file;
-    if (input == "-") {
-      file = lstmner::read_prediction_file(std::cin, "<stdin>", file_options);
-    } else {
-      std::ifstream in(input, std::ios::binary);
-      if (!in) {
-        std::cerr << "lstmner-eval: cannot open '" << input << "'\n";
-        return 1;
-      }
-      file = lstmner::read_prediction_file(in, input, file_options);
-    }
-
-    const lstmner::EvaluationReport report =
-        options.mode == lstmner::ScoringMode::Conlleval
-            ? file->conlleval.report()
-            : lstmner::evaluate(file->gold, file->predicted, options);
-    if (format == "conlleval") {
-      std::cout << lstmner::format_conlleval(report);
-    } else if (format == "seqeval") {
-      std::cout << lstmner::format_seqeval(report, digits) << '\n';
-    } else {
-      std::cout << lstmner::to_json(report);
-    }
-    std::cout.flush();
-    if (!std::cout) {
-      std::cerr << "lstmner-eval: error writing the report\n";
-      return 1;
-    }
-  } catch (const std::exception& e) {
-    std::cerr << "lstmner-eval: " << e.what() << '\n';
-    return 1;
+    in = &file;
+    name = input;
   }
+  lstmner::Scorer scorer(options);
+  const lstmner::PredictionFile scanned = lstmner::scan_prediction_file(
+      *in, name, file_options,
+      [&](const lstmner::PredictionToken& t) { scorer.add(t.gold, t.predicted); },
+      [&] { scorer.end_sentence(); });
+  // conlleval's own counts include the -DOCSTART- lines, as conlleval counts them.
+  const lstmner::EvaluationReport report = options.mode == lstmner::ScoringMode::Conlleval
+                                               ? scanned.conlleval.report()
+                                               : scorer.report();
+  if (format == "conlleval") {
+    std::cout << lstmner::format_conlleval(report);
+  } else if (format == "seqeval") {
+    std::cout << lstmner::format_seqeval(report, digits) << '\n';
+  } else {
+    std::cout << lstmner::to_json(report);
+  }
+  std::cout.flush();
+  if (!std::cout) throw std::runtime_error("cannot write the report");
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_tool("lstmner-eval", argc, argv, run);
 }

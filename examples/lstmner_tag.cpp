@@ -17,7 +17,9 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -82,7 +84,8 @@ class TextTagger {
     j["tokens"] = words;
     j["tags"] = tags;
     j["entities"] = nlohmann::json::array();
-    for (const auto& e : lstmner::extract_entities(tags)) {
+    // Spans in the scheme of the tags (IOBES: S-LOC S-LOC is two entities, not one).
+    for (const auto& e : lstmner::decode_entities(tags, tagger_.output_scheme())) {
       const std::size_t begin_byte = tokens[e.begin].begin, end_byte = tokens[e.end - 1].end;
       j["entities"].push_back({{"type", e.type},
                                {"begin", e.begin},
@@ -122,7 +125,7 @@ int tag_conll(const lstmner::Tagger<float>& tagger, const Options& opt, std::ist
       j["tokens"] = words[s];
       j["tags"] = tags[s];
       j["entities"] = nlohmann::json::array();
-      for (const auto& e : lstmner::extract_entities(tags[s])) {
+      for (const auto& e : lstmner::decode_entities(tags[s], tagger.output_scheme())) {
         std::string text;
         for (std::size_t i = e.begin; i < e.end; ++i)
           text += (i > e.begin ? " " : "") + words[s][i];
@@ -152,7 +155,7 @@ int run(int argc, char** argv) {
   app.add_option("--word-column", opt.word_column, "CoNLL input: the column holding the word");
   app.add_option("--scheme", opt.scheme,
                  "Tag scheme of the output (default: the scheme of the model's training data)")
-      ->check(CLI::IsMember({"iob1", "iob2", "bio", "iobes"}));
+      ->check(CLI::IsMember({"iob1", "iob2", "bio", "iobes"}, CLI::ignore_case));
   app.add_option("--chunk", opt.chunk, "Raw text: sentences tagged per batch")
       ->check(CLI::Range(1, 1 << 20));
   app.add_option("--threads", opt.threads,
@@ -160,7 +163,7 @@ int run(int argc, char** argv) {
                  "The tags do not depend on it")
       ->check(CLI::Range(0, 1024));
   app.add_flag("--benchmark", opt.benchmark, "Print tagging speed (tokens/s) to stderr");
-  CLI11_PARSE(app, argc, argv);
+  parse_command_line(app, "lstmner-tag", argc, argv);
 
   auto tagger = lstmner::Tagger<float>::load(opt.model);
   if (!opt.scheme.empty()) tagger.set_output_scheme(lstmner::parse_tag_scheme(opt.scheme));
@@ -170,10 +173,11 @@ int run(int argc, char** argv) {
   std::istream* in = &std::cin;
   std::string name = "<stdin>";
   if (opt.input != "-") {
+    errno = 0;
     file.open(opt.input, std::ios::binary);
     if (!file) {
-      std::cerr << "lstmner-tag: error: cannot open input file '" << opt.input << "'\n";
-      return 1;
+      throw std::runtime_error("cannot open input file '" + opt.input +
+                               "': " + std::strerror(errno != 0 ? errno : ENOENT));
     }
     in = &file;
     name = opt.input;
@@ -196,10 +200,7 @@ int run(int argc, char** argv) {
     seconds = text.seconds();
   }
   std::cout.flush();
-  if (!std::cout) {
-    std::cerr << "lstmner-tag: error: cannot write the output\n";
-    return 1;
-  }
+  if (!std::cout) throw std::runtime_error("cannot write the output");
   if (opt.benchmark) {
     std::cerr << "benchmark: tagged " << tokens << " tokens in " << seconds
               << " s: " << static_cast<long>(static_cast<double>(tokens) / std::max(seconds, 1e-9))
