@@ -31,13 +31,12 @@ while getopts "t:n:j:" flag; do
 done
 shift $((OPTIND - 1))
 
-targets=("$@")
-if ((${#targets[@]} == 0)); then
-  # shellcheck disable=SC2207
-  targets=($(sed -n 's/^set(LSTMNER_FUZZ_TARGETS \(.*\))$/\1/p' fuzz/targets.cmake))
-fi
-
 cmake --preset fuzz >/dev/null
+targets=("$@")
+if ((${#targets[@]} == 0)); then  # every target fuzz/targets.cmake defines in this tree
+  # shellcheck disable=SC2207
+  targets=($(cmake --build --preset fuzz --target help | sed -n 's/^\.\.\. fuzz_\(.*\)$/\1/p'))
+fi
 cmake --build --preset fuzz -j "$(nproc)" --target "${targets[@]/#/fuzz_}"
 
 build=build/fuzz
