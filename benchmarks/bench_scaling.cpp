@@ -105,7 +105,7 @@ struct Setup {
 /// Training steps over the first `count` batches on `context`; returns each step's wall time.
 std::vector<double> train_steps(const Setup& s, ExecutionContext& context, std::size_t count) {
   lstmner::Rng init(s.config.seed);
-  lstmner::TaggerNetwork<float> network(s.shape, s.config.dropout, init);
+  lstmner::TaggerNetwork<float> network(s.shape, init);
   lstmner::Trainer<float> trainer(network, s.config, lstmner::SentenceEncoder::unk_id, context);
   const auto params = network.params();
   double loss = 0.0;
@@ -166,6 +166,9 @@ int main(int argc, char** argv) {
   s.shape.embedding_dim = s.config.embedding_dim;
   s.shape.casing_dim = s.config.casing_dim;
   s.shape.hidden_dim = s.config.hidden_dim;
+  s.shape.lstm_layers = s.config.lstm_layers;
+  s.shape.dropout = s.config.dropout;
+  s.shape.output = s.config.output;
   lstmner::Rng order(s.config.seed);
   s.batches =
       lstmner::bucket_by_length(s.encoded, static_cast<std::size_t>(s.config.batch_size), &order);
@@ -228,7 +231,7 @@ int main(int argc, char** argv) {
     context.set_stage_recorder(&recorder);
     // The recorded steps: every stage of every step, then the step's own wall time.
     lstmner::Rng init(s.config.seed);
-    lstmner::TaggerNetwork<float> network(s.shape, s.config.dropout, init);
+    lstmner::TaggerNetwork<float> network(s.shape, init);
     lstmner::Trainer<float> trainer(network, s.config, lstmner::SentenceEncoder::unk_id, context);
     const auto params = network.params();
     double loss = 0.0;

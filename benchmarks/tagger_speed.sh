@@ -4,17 +4,21 @@
 #
 # Usage:
 #   benchmarks/tagger_speed.sh [--build DIR] [--data DIR] [--runs N] [--no-torch]
+#                              [--threads "1 2 4 8"] [--baseline DIR]
 #
 #   --build DIR   a release build tree with the tools built (default: <repo>/build/release)
 #   --data DIR    CoNLL-2003 directory (default: $LSTMNER_DATA, else ../shared/data/conll2003
 #                 beside the repository); the peer reads DIR/iob2
 #   --runs N      runs of each of our measurements; the table shows their median (default 3)
 #   --no-torch    skip the PyTorch peer (../shared/peers/torch_bilstm.py beside the repository)
+#   --threads L   the thread counts of the scaling table (default "1 2 4 8"; must include 1 and 2)
+#   --baseline D  also time another build's tools (e.g. the commit before a change) at 1 and 2
+#                 threads in the same run, interleaved with ours, for a before/after table
 #
 # What runs, one after the other:
-#   lstmner-train --epochs 1 --benchmark, with --threads 2 and with --threads 1: seconds of the
-#       training pass of one epoch, the test-set tagging rate it prints, and peak RSS (/usr/bin/time)
-#   lstmner-tag --threads 2 --input-format conll test.txt --benchmark (batched)
+#   lstmner-train --epochs 1 --benchmark at each thread count: seconds of the training pass of one
+#       epoch, the test-set tagging rate it prints, and peak RSS (/usr/bin/time)
+#   lstmner-tag --input-format conll test.txt --benchmark (batched) at each thread count
 #   lstmner-tag --threads 2 --chunk 1 on the test set as raw text, one sentence per line (the latency case)
 #   torch_bilstm.py train --threads 2 --epochs 1 (OpenBLAS-OpenMP; it prints the BLAS it mapped)
 # Rates are wall-clock: on a loaded machine every figure suffers, ours and the peer's alike, which
@@ -27,13 +31,17 @@ build="$repo/build/release"
 data="${LSTMNER_DATA:-$repo/../shared/data/conll2003}"
 runs=3
 torch=1
+thread_counts="1 2 4 8"
+baseline=""
 while (($#)); do
   case "$1" in
     --build) build="$2"; shift 2 ;;
     --data) data="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --no-torch) torch=0; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --threads) thread_counts="$2"; shift 2 ;;
+    --baseline) baseline="$2"; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "tagger_speed.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -42,6 +50,13 @@ tag="$build/examples/lstmner-tag"
 for f in "$train" "$tag"; do
   [[ -x "$f" ]] || { echo "tagger_speed.sh: $f not found: build the tools first" >&2; exit 2; }
 done
+if [[ -n "$baseline" ]]; then
+  for f in "$baseline/examples/lstmner-train" "$baseline/examples/lstmner-tag"; do
+    [[ -x "$f" ]] || { echo "tagger_speed.sh: baseline $f not found" >&2; exit 2; }
+  done
+fi
+[[ " $thread_counts " == *" 1 "* && " $thread_counts " == *" 2 "* ]] ||
+  { echo "tagger_speed.sh: --threads must include 1 and 2" >&2; exit 2; }
 [[ -f "$data/train.txt" ]] || { echo "tagger_speed.sh: no CoNLL-2003 in $data" >&2; exit 2; }
 
 work="$(mktemp -d)"
@@ -50,25 +65,46 @@ median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (N
 all() { sort -g | paste -sd' ' -; }
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-# Ours: one training epoch (its seconds are the training pass alone, without the dev scoring).
-for threads in 2 1; do
-  for ((i = 0; i < runs; ++i)); do
-    /usr/bin/time -f "rss_kb %M" "$train" --data "$data" --epochs 1 --patience 0 \
-      --threads "$threads" --benchmark -q --model "$work/model" >"$work/out" 2>&1
-    awk '/benchmark: epoch/ {print $5}' "$work/out" >>"$work/epoch$threads"
-    awk '/benchmark: tagging/ {for (i = 1; i < NF; ++i) if ($i == "tokens_per_second") print $(i + 1)}' "$work/out" >>"$work/tag_in_train$threads"
-    awk '/^rss_kb/ {print $2}' "$work/out" >>"$work/rss$threads"
+# One training epoch (its seconds are the training pass alone, without the dev scoring), for each
+# thread count, runs interleaved so that a change in the machine's load hits every count alike.
+# Tag "new" is this build; "base" the --baseline build (1 and 2 threads only).
+epoch_run() { # epoch_run LABEL BUILD THREADS
+  /usr/bin/time -f "rss_kb %M" "$2/examples/lstmner-train" --data "$data" --epochs 1 --patience 0 \
+    --threads "$3" --benchmark -q --model "$work/model_$1" >"$work/out" 2>&1
+  awk '/benchmark: epoch/ {print $5}' "$work/out" >>"$work/epoch_$1_$3"
+  awk '/benchmark: tagging/ {for (i = 1; i < NF; ++i) if ($i == "tokens_per_second") print $(i + 1)}' "$work/out" >>"$work/tag_in_train_$1_$3"
+  awk '/^rss_kb/ {print $2}' "$work/out" >>"$work/rss_$1_$3"
+}
+for ((i = 0; i < runs; ++i)); do
+  for threads in $thread_counts; do
+    epoch_run new "$build" "$threads"
+    if [[ -n "$baseline" && ("$threads" == 1 || "$threads" == 2) ]]; then
+      epoch_run base "$baseline" "$threads"
+    fi
   done
 done
+cp "$work/model_new" "$work/model"
+cp "$work/epoch_new_2" "$work/epoch2"
+cp "$work/epoch_new_1" "$work/epoch1"
+cp "$work/tag_in_train_new_2" "$work/tag_in_train2"
+cp "$work/rss_new_2" "$work/rss2"
 
 # Ours: lstmner-tag, batched CoNLL input and one raw-text sentence at a time.
 awk 'NF == 0 {if (line != "") print line; line = ""; next} $1 == "-DOCSTART-" {next}
      {line = (line == "" ? $1 : line " " $1)} END {if (line != "") print line}' \
   "$data/test.txt" >"$work/test_raw.txt"
 rate() { grep -oE '[0-9.]+ tokens/s|tokens_per_second [0-9.]+' | grep -oE '[0-9.]+' | tail -1; }
+tag_run() { # tag_run LABEL BUILD THREADS (the model each build trained above: formats may differ)
+  "$2/examples/lstmner-tag" -m "$work/model_$1" --threads "$3" --input-format conll "$data/test.txt" \
+    --benchmark 2>&1 >/dev/null | rate >>"$work/tag_conll_$1_$3"
+}
 for ((i = 0; i < runs; ++i)); do
-  "$tag" -m "$work/model" --threads 2 --input-format conll "$data/test.txt" --benchmark 2>&1 >/dev/null |
-    rate >>"$work/tag_conll"
+  for threads in $thread_counts; do
+    tag_run new "$build" "$threads"
+    if [[ -n "$baseline" && ("$threads" == 1 || "$threads" == 2) ]]; then
+      tag_run base "$baseline" "$threads"
+    fi
+  done
   "$tag" -m "$work/model" --threads 2 --chunk 1 "$work/test_raw.txt" --benchmark 2>&1 >/dev/null |
     rate >>"$work/tag_one"
 done
@@ -86,7 +122,7 @@ fi
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 e2="$(median <"$work/epoch2")" e1="$(median <"$work/epoch1")"
-t2="$(median <"$work/tag_in_train2")" tc="$(median <"$work/tag_conll")" t1="$(median <"$work/tag_one")"
+t2="$(median <"$work/tag_in_train2")" tc="$(median <"$work/tag_conll_new_2")" t1="$(median <"$work/tag_one")"
 rss="$(median <"$work/rss2")"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.2fx", a / b; else print "—"}'; }
 kilo() { awk -v v="$1" 'BEGIN {if (v + 0 > 0) printf "%.1fk", v / 1000; else print "—"}'; }
@@ -103,3 +139,26 @@ echo "| tagging with lstmner-tag, CoNLL input (tok/s) | $(kilo "$tc") | | $(rati
 echo "| tagging one sentence at a time, lstmner-tag --chunk 1 (tok/s) | $(kilo "$t1") | | |"
 mb() { awk -v v="$1" 'BEGIN {if (v + 0 > 0) printf "%d", v / 1024; else print "—"}'; }
 echo "| peak RSS while training (MB) | $(mb "$rss") | $(mb "${peer_rss:-0}") | |"
+
+echo
+echo "Thread scaling (this build; ratios against 2 threads; medians of $runs runs):"
+echo
+echo "| threads | epoch (s) | epoch speed vs 2 threads | lstmner-tag CoNLL (tok/s) | tagging vs 2 threads |"
+echo "| --- | --- | --- | --- | --- |"
+e_two="$(median <"$work/epoch_new_2")" t_two="$(median <"$work/tag_conll_new_2")"
+for threads in $thread_counts; do
+  e="$(median <"$work/epoch_new_$threads")" t="$(median <"$work/tag_conll_new_$threads")"
+  echo "| $threads | $e | $(ratio "$e_two" "$e") | $(kilo "$t") | $(ratio "$t" "$t_two") |"
+done
+if [[ -n "$baseline" ]]; then
+  echo
+  echo "Before and after ($baseline against this build, interleaved runs; > 1x: this build is faster):"
+  echo
+  echo "| threads | epoch before (s) | epoch after (s) | speed-up | tagging before (tok/s) | tagging after (tok/s) | speed-up |"
+  echo "| --- | --- | --- | --- | --- | --- | --- |"
+  for threads in 1 2; do
+    eb="$(median <"$work/epoch_base_$threads")" ea="$(median <"$work/epoch_new_$threads")"
+    tb="$(median <"$work/tag_conll_base_$threads")" ta="$(median <"$work/tag_conll_new_$threads")"
+    echo "| $threads | $eb | $ea | $(ratio "$eb" "$ea") | $(kilo "$tb") | $(kilo "$ta") | $(ratio "$ta" "$tb") |"
+  done
+fi

@@ -5,11 +5,15 @@ set -euo pipefail
 
 # Build and test: the compiler and CMake, Eigen, Catch2, CLI11 and nlohmann-json for the tools,
 # Google Benchmark and oneDNN so that the benchmarks (and the oneDNN peer) are built and
-# smoke-tested with every test run, python3 to check the generated sample corpus, clang-format
-# (Debian 12's, version 14) for CI's format check, clang and its runtime libraries (libFuzzer and
-# the sanitizers) for the fuzz targets (scripts/fuzz.sh).
+# smoke-tested with every test run, python3 to check the generated sample corpus and the HTML
+# reports, clang-format (Debian 12's, version 14) for CI's format check, chromium to render the
+# reports in a real browser (tests/tools/report_tests.sh), GNU parallel for the multi-machine
+# form of lstmner-tune (tests/tools/parallel_test.sh; without those two, their tests say SKIPPED),
+# and clang with its runtime libraries (libFuzzer and the sanitizers) for the fuzz targets
+# (scripts/fuzz.sh).
 packages=(cmake g++ make libeigen3-dev catch2 libcli11-dev nlohmann-json3-dev
-          libbenchmark-dev libdnnl-dev python3 clang-format clang libclang-rt-14-dev)
+          libbenchmark-dev libdnnl-dev python3 clang-format chromium parallel clang
+          libclang-rt-14-dev)
 if [[ "${LSTMNER_WITH_PEERS:-0}" == 1 ]]; then
   # The PyTorch peer of benchmarks/compare.sh, on OpenBLAS's OpenMP build (Debian's default
   # reference BLAS makes PyTorch ~20x slower and is no fair peer).

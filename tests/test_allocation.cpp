@@ -21,6 +21,12 @@ using namespace lstmner;
 
 namespace {
 
+/// `shape` with the encoder's dropout rate set to `rate`.
+NetworkShape with_dropout(NetworkShape shape, double rate) {
+  shape.dropout = rate;
+  return shape;
+}
+
 /// `count` sentences of the given lengths with words, casing classes and tags drawn from `rng`.
 std::vector<EncodedSentence> random_sentences(const std::vector<std::size_t>& lengths,
                                               const NetworkShape& shape, Rng& rng) {
@@ -132,7 +138,7 @@ TEST_CASE("a training step allocates nothing once its buffers are sized") {
       CAPTURE(threads, to_string(optimizer));
       Rng rng(7);
       const NetworkShape shape = default_shape();
-      TaggerNetwork<float> network(shape, 0.5, rng);
+      TaggerNetwork<float> network(with_dropout(shape, 0.5), rng);
       TaggerConfig config;
       config.threads = threads;
       config.optimizer = optimizer;
@@ -170,7 +176,7 @@ TEST_CASE("a prediction forward allocates nothing once its buffers are sized") {
     CAPTURE(threads);
     Rng rng(11);
     const NetworkShape shape = default_shape();
-    const TaggerNetwork<float> network(shape, 0.5, rng);
+    const TaggerNetwork<float> network(with_dropout(shape, 0.5), rng);
     ExecutionContext context(threads);
     const auto data = random_sentences({12, 30, 7, 19, 25, 4, 16, 9}, shape, rng);
     const std::vector<std::size_t> all{0, 1, 2, 3, 4, 5, 6, 7}, one{2};

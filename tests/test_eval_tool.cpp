@@ -81,16 +81,17 @@ TEST_CASE("lstmner-eval fails with file and line where conlleval fails, and on b
   REQUIRE(run.status == 1);
   REQUIRE(run.out.empty());
   REQUIRE(read_file(err) ==
-          "lstmner-eval: lstmner: read_prediction_file: " + eval_file("bad_count.txt") +
+          "lstmner-eval: error: lstmner: read_prediction_file: " + eval_file("bad_count.txt") +
               ":2: unexpected number of features: 2 (3)\n");
   run = run_tool("'" + eval_file("one_field.txt") + "'", err);
   REQUIRE(run.status == 1);
   REQUIRE(read_file(err) ==
-          "lstmner-eval: lstmner: read_prediction_file: " + eval_file("one_field.txt") +
+          "lstmner-eval: error: lstmner: read_prediction_file: " + eval_file("one_field.txt") +
               ":1: unexpected number of features in line one\n");
   run = run_tool("'" + eval_file("no_such_file.txt") + "'", err);
   REQUIRE(run.status == 1);
-  REQUIRE(read_file(err) == "lstmner-eval: cannot open '" + eval_file("no_such_file.txt") + "'\n");
+  REQUIRE(read_file(err) ==
+          "lstmner-eval: error: cannot open '" + eval_file("no_such_file.txt") + "'\n");
   REQUIRE(run_tool("--format xml").status != 0);
   REQUIRE(run_tool("'" + eval_file("iobes.txt") + "' --scheme iobes").status == 2);
   std::remove(err.c_str());

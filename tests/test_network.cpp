@@ -13,6 +13,12 @@ using namespace lstmner;
 
 namespace {
 
+/// `shape` with the encoder's dropout rate set to `rate`.
+NetworkShape with_dropout(NetworkShape shape, double rate) {
+  shape.dropout = rate;
+  return shape;
+}
+
 /// Sentences of random filler words with exactly one marker word somewhere; every token's tag is
 /// the marker's kind (1 or 2). Tokens before the marker can only be tagged from the right
 /// context, tokens after it only from the left: a one-directional LSTM cannot reach 95%.
@@ -35,6 +41,20 @@ std::vector<EncodedSentence> marker_task(std::size_t count, Rng& rng) {
     data.push_back(std::move(s));
   }
   return data;
+}
+
+/// Gives every token of `data` characters: a spelling of 1..3 character ids (2..6) derived from
+/// its word id, so equal words are spelled alike and the char encoder sees repeated spellings.
+void add_characters(std::vector<EncodedSentence>& data) {
+  for (auto& s : data) {
+    s.chars.clear();
+    s.char_offsets.assign(1, 0);
+    for (std::int32_t word : s.words) {
+      const int n = 1 + word % 3;
+      for (int i = 0; i < n; ++i) s.chars.push_back(2 + (word * 7 + i * 3) % 5);
+      s.char_offsets.push_back(static_cast<std::int32_t>(s.chars.size()));
+    }
+  }
 }
 
 NetworkShape small_shape() {
@@ -83,39 +103,87 @@ TaggerConfig task_config() {
 
 }  // namespace
 
-TEST_CASE("full stack gradients match finite differences (embedding, BiLSTM, softmax-dense)") {
-  Rng rng(3);
-  TaggerNetwork<double> net(small_shape(), 0.0, rng);
+namespace {
+
+/// One composition of the network for the whole-network gradient check.
+struct Composition {
+  const char* name;
+  int lstm_layers;
+  OutputKind output;
+  CharEncoderKind chars;
+  double dropout;
+};
+
+/// Checks every parameter's gradient of `shape`'s network against finite differences (double),
+/// with dropout on: each loss evaluation reseeds the generator, so the masks stay fixed.
+void check_network_gradients(const NetworkShape& shape, std::uint64_t seed) {
+  Rng rng(seed);
+  TaggerNetwork<double> net(shape, rng);
   // A padded batch of mixed lengths, including a sequence of length 1.
   std::vector<EncodedSentence> data = marker_task(3, rng);
   data[1].words.resize(1);
   data[1].casing.resize(1);
   data[1].tags = {0};
   data[2].tags.back() = 0;
+  if (shape.char_encoder != CharEncoderKind::none) add_characters(data);
   Batch batch;
   fill_batch(data, {0, 1, 2}, batch);
   REQUIRE(batch.lengths[1] == 1);
   const double scale = 1.0 / static_cast<double>(batch.lengths.num_tokens());
+  const bool dropout = shape.dropout > 0.0;
+
+  // Every part of the composition is there (and so gets checked below).
+  CHECK((net.block("chars") != nullptr) == (shape.char_encoder != CharEncoderKind::none));
+  CHECK(net.encoder.layers.size() == static_cast<std::size_t>(shape.lstm_layers));
+  CHECK(net.head->name() == to_string(shape.output));
 
   typename TaggerNetwork<double>::Workspace ws;
   auto params = net.params();
   zero_grad(params);
-  net.forward(batch, ws, ExecutionContext::serial(), nullptr);
+  Rng masks(seed + 1);
+  net.forward(batch, ws, ExecutionContext::serial(), dropout ? &masks : nullptr);
   net.loss_backward(batch, scale, ws, ExecutionContext::serial());
 
   auto loss = [&] {
     typename TaggerNetwork<double>::Workspace fresh;
-    net.forward(batch, fresh, ExecutionContext::serial(), nullptr);
-    return net.output.loss(fresh.scores, batch.tags, batch.lengths, scale);
+    Rng same_masks(seed + 1);
+    net.forward(batch, fresh, ExecutionContext::serial(), dropout ? &same_masks : nullptr);
+    auto state = net.head->make_state();
+    return net.head->loss(fresh.scores, batch.tags, batch.lengths, scale, *state);
   };
   for (auto* p : params) {
     const Matrix<double> analytic = p->grad;
     GradCheckOptions options;
-    options.max_entries = 60;
+    options.max_entries = 40;
     const auto result = check_gradient(p->name, p->value, analytic, loss, options);
     INFO(p->name << ": worst entry " << result.worst_index << " analytic "
                  << result.analytic_at_worst << " numeric " << result.numeric_at_worst);
-    CHECK(result.max_relative_error <= 1e-6);
+    CHECK(result.checked > 0);
+    CHECK(result.max_relative_error <= 1e-6);  // false for NaN too
+  }
+}
+
+}  // namespace
+
+TEST_CASE("whole-network gradients match finite differences, dropout on, every composition") {
+  const std::vector<Composition> compositions{
+      {"1 layer, softmax, no dropout", 1, OutputKind::softmax, CharEncoderKind::none, 0.0},
+      {"1 layer, softmax, dropout", 1, OutputKind::softmax, CharEncoderKind::none, 0.3},
+      {"2 layers, softmax, char CNN, dropout", 2, OutputKind::softmax, CharEncoderKind::cnn, 0.3},
+      {"1 layer, CRF, no dropout", 1, OutputKind::crf, CharEncoderKind::none, 0.0},
+      {"2 layers, CRF, char CNN, dropout", 2, OutputKind::crf, CharEncoderKind::cnn, 0.3},
+  };
+  for (const Composition& c : compositions) {
+    INFO(c.name);
+    NetworkShape shape = small_shape();
+    shape.lstm_layers = c.lstm_layers;
+    shape.output = c.output;
+    shape.dropout = c.dropout;
+    shape.char_encoder = c.chars;
+    shape.char_vocabulary_size = 7;
+    shape.char_embedding_dim = 4;
+    shape.char_hidden_dim = 5;
+    check_network_gradients(shape, 3);
   }
 }
 
@@ -124,7 +192,7 @@ TEST_CASE("the stack learns a task that needs context from both directions") {
   const auto train = marker_task(600, data_rng);
   const auto test = marker_task(200, data_rng);
   Rng init(task_config().seed);
-  TaggerNetwork<float> net(small_shape(), 0.0, init);
+  TaggerNetwork<float> net(with_dropout(small_shape(), 0.0), init);
   const double before = token_accuracy(net, test);
   Trainer<float> trainer(net, task_config(), 1, ExecutionContext::serial());
   const auto history = trainer.fit(train, nullptr);
@@ -146,7 +214,7 @@ TEST_CASE("the same seed gives bit-identical weights, with one thread or three")
     config.dropout = 0.3;
     config.singleton_unk = 0.2;
     Rng init(seed);
-    TaggerNetwork<float> net(small_shape(), config.dropout, init);
+    TaggerNetwork<float> net(with_dropout(small_shape(), config.dropout), init);
     ExecutionContext context(threads);
     Trainer<float> trainer(net, config, 1, context);
     // Every sentence counts as a singleton so <unk> replacement draws from the generator too.
@@ -180,20 +248,20 @@ TEST_CASE("training stops with a clear error instead of writing NaN weights") {
   Rng data_rng(1);
   auto train = marker_task(40, data_rng);
   Rng init(1);
-  TaggerNetwork<float> net(small_shape(), 0.0, init);
-  net.output.W.value(0, 0) = std::numeric_limits<float>::quiet_NaN();
-  const Matrix<float> lstm_weights_before = net.lstm.forward_layer.W.value;
+  TaggerNetwork<float> net(with_dropout(small_shape(), 0.0), init);
+  net.head->params().front()->value(0, 0) = std::numeric_limits<float>::quiet_NaN();
+  const Matrix<float> lstm_weights_before = net.encoder.layers[0].forward_layer.W.value;
   Trainer<float> trainer(net, task_config(), 1, ExecutionContext::serial());
   REQUIRE_THROWS_WITH(trainer.fit(train, nullptr),
                       Catch::Contains("non-finite") && Catch::Contains("epoch 1, batch 1"));
-  CHECK(net.lstm.forward_layer.W.value == lstm_weights_before);
+  CHECK(net.encoder.layers[0].forward_layer.W.value == lstm_weights_before);
 }
 
 TEST_CASE("early stopping waits for a first nonzero dev F1, then keeps the best epoch's weights") {
   Rng data_rng(2);
   const auto train = marker_task(60, data_rng);
   Rng init(4);
-  TaggerNetwork<float> net(small_shape(), 0.0, init);
+  TaggerNetwork<float> net(with_dropout(small_shape(), 0.0), init);
   TaggerConfig config = task_config();
   config.epochs = 20;
   config.patience = 2;

@@ -31,20 +31,83 @@ struct EncodedSentence {
   std::vector<std::int32_t> tags;  ///< empty for unlabelled input
   /// Per token: the word occurs once in the training data (candidate for <unk> replacement).
   std::vector<std::uint8_t> singleton;
+  /// Per token: its id in the pretrained-vector block's table; empty without that block.
+  std::vector<std::int32_t> vectors;
+  /// The character ids of every token, token i's at [char_offsets[i], char_offsets[i + 1]);
+  /// both empty without a character encoder.
+  std::vector<std::int32_t> chars;
+  std::vector<std::int32_t> char_offsets;
 
   std::size_t size() const { return words.size(); }
 };
 
 struct Batch {
-  Tensor2<std::int32_t> words;   ///< (batch, time), 0 at padded steps
-  Tensor2<std::int32_t> casing;  ///< (batch, time)
-  Tensor2<std::int32_t> tags;    ///< (batch, time); empty when the sentences carry no tags
+  Tensor2<std::int32_t> words;    ///< (batch, time), 0 at padded steps
+  Tensor2<std::int32_t> casing;   ///< (batch, time)
+  Tensor2<std::int32_t> tags;     ///< (batch, time); empty when the sentences carry no tags
+  Tensor2<std::int32_t> vectors;  ///< (batch, time) pretrained-vector ids; empty without them
+  /// Character ids of token column c = b + B·t at [char_offsets[c], char_offsets[c + 1]) of
+  /// `chars` (none at padded columns); both empty when the sentences carry no characters.
+  std::vector<std::int32_t> chars;
+  std::vector<Index> char_offsets;
   SequenceLengths lengths;
   std::vector<std::size_t> sentences;  ///< index of each batch column in the source vector
 
   Index batch_size() const { return lengths.batch_size(); }
   Index max_length() const { return lengths.max_length(); }
 };
+
+namespace detail {
+
+/// batch.vectors from the sentences' vector ids (empty when the first sentence has none).
+inline void fill_batch_vectors(const std::vector<EncodedSentence>& data,
+                               const std::vector<std::size_t>& indices, Batch& batch) {
+  const Index B = batch.batch_size(), T = batch.max_length();
+  if (data[indices.front()].vectors.empty()) {
+    batch.vectors.resize(0, 0);
+    return;
+  }
+  batch.vectors.resize(B, T);
+  batch.vectors.setZero();
+  for (Index b = 0; b < B; ++b) {
+    const EncodedSentence& s = data[indices[static_cast<std::size_t>(b)]];
+    if (s.vectors.size() != s.words.size())
+      require(false, "fill_batch: a sentence has no pretrained-vector id for every token");
+    for (Index t = 0; t < static_cast<Index>(s.size()); ++t)
+      batch.vectors(b, t) = s.vectors[static_cast<std::size_t>(t)];
+  }
+}
+
+/// batch.chars and batch.char_offsets from the sentences' characters, column by column (empty
+/// when the first sentence has none). Reuses the buffers' capacity.
+inline void fill_batch_chars(const std::vector<EncodedSentence>& data,
+                             const std::vector<std::size_t>& indices, Batch& batch) {
+  batch.chars.clear();
+  batch.char_offsets.clear();
+  if (data[indices.front()].char_offsets.empty()) return;
+  const Index B = batch.batch_size(), T = batch.max_length();
+  for (std::size_t i : indices) {
+    const EncodedSentence& s = data[i];
+    if (s.char_offsets.size() != s.words.size() + 1 ||
+        static_cast<std::size_t>(s.char_offsets.back()) != s.chars.size()) {
+      require(false, "fill_batch: a sentence has no characters for every token");
+    }
+  }
+  batch.char_offsets.push_back(0);
+  for (Index t = 0; t < T; ++t) {
+    for (Index b = 0; b < B; ++b) {
+      const EncodedSentence& s = data[indices[static_cast<std::size_t>(b)]];
+      if (t < static_cast<Index>(s.size())) {
+        const auto k = static_cast<std::size_t>(t);
+        batch.chars.insert(batch.chars.end(), s.chars.begin() + s.char_offsets[k],
+                           s.chars.begin() + s.char_offsets[k + 1]);
+      }
+      batch.char_offsets.push_back(static_cast<Index>(batch.chars.size()));
+    }
+  }
+}
+
+}  // namespace detail
 
 /// Fills `batch` with the sentences `indices` of `data` (each must have at least one token).
 inline void fill_batch(const std::vector<EncodedSentence>& data,
@@ -95,6 +158,8 @@ inline void fill_batch(const std::vector<EncodedSentence>& data,
       if (tagged) batch.tags(b, t) = s.tags[k];
     }
   }
+  detail::fill_batch_vectors(data, indices, batch);
+  detail::fill_batch_chars(data, indices, batch);
 }
 
 /// Groups sentence indices into batches of at most `batch_size` sentences of similar length,

@@ -15,6 +15,12 @@
 ///   Scorer: evaluate() one token at a time (add(gold, predicted), end_sentence(), report())
 ///   read_prediction_file(istream, name, options): conlleval's input format, line by line
 ///   format_conlleval(report), format_seqeval(report, digits), to_json(report)
+///   analyze(gold, predicted, tokens, options) -> ErrorAnalysis: tag confusion matrix, entity
+///     error classes per type (each gold and each predicted entity counted once), the error
+///     listing, breakdowns by entity length, sentence length and training words
+///   format_analysis(analysis, max_errors), to_json(analysis, max_errors)
+///   paired_bootstrap(gold, a, b, options) -> BootstrapComparison: F1(A) - F1(B) with a
+///     percentile interval and a two-sided p-value, resampling sentences with a fixed seed
 ///
 /// Conlleval mode is a line-for-line port of conlleval's chunk logic (startOfChunk, endOfChunk
 /// and its "inCorrect" bookkeeping), so that counts agree on every input, well-formed or not;
@@ -30,6 +36,9 @@
 ///   metrics/evaluate.hpp           extract_entities, evaluate
 ///   metrics/prediction_file.hpp    read_prediction_file
 ///   metrics/format.hpp             format_conlleval, format_seqeval, to_json
+///   metrics/analysis.hpp           EntityOutcome, ErrorAnalysis, analyze
+///   metrics/analysis_format.hpp    format_analysis, to_json(ErrorAnalysis)
+///   metrics/bootstrap.hpp          BootstrapOptions, BootstrapComparison, paired_bootstrap
 /// and what is not public API, under metrics/detail/:
 ///   conlleval_chunks.hpp           conlleval's tag split, endOfChunk, startOfChunk
 ///   seqeval_chunks.hpp             seqeval's default mode (get_entities)
@@ -39,6 +48,9 @@
 ///   scores.hpp, numpy_sum.hpp      precision / recall / F1 and averages, numpy's summation
 ///   text.hpp, json.hpp             printf, UTF-8 widths and JSON text for the formatters
 
+#include <lstmner/metrics/analysis.hpp>
+#include <lstmner/metrics/analysis_format.hpp>
+#include <lstmner/metrics/bootstrap.hpp>
 #include <lstmner/metrics/conlleval_counter.hpp>
 #include <lstmner/metrics/evaluate.hpp>
 #include <lstmner/metrics/format.hpp>

@@ -1,55 +1,75 @@
 #pragma once
 /// \file network.hpp
-/// The tagger's layer stack: word and casing embeddings → dropout → BiLSTM → dropout →
-/// softmax-dense. It maps a `Batch` of ids to per-token tag scores and back-propagates the loss.
+/// The tagger's network, composed of three parts:
 ///
-///   forward(batch, ws, context, rng):  ids (B,T) → ws.scores (K,B,T). With `rng` (training)
-///                              dropout is applied; without it (inference) the pass is
-///                              deterministic and const, so threads may share one network, each
-///                              with a Workspace.
+///   input blocks  → stacked per-token features (D,B,T)   input_block.hpp, blocks/
+///   encoder       → 1..n BiLSTM layers with dropout       encoder.hpp
+///   output head   → tag scores, loss, decoding            output_head.hpp, heads/
+///
+///   forward(batch, ws, context, rng):  ids of a Batch → ws.scores (K,B,T). With `rng`
+///       (training) dropout is applied (masks drawn from seeds taken from rng); without it
+///       (inference) the pass is deterministic and const, so threads may share one network,
+///       each with its own Workspace.
 ///   loss_backward(batch, scale, ws, context):  after a forward on the same batch: returns the
-///                              mean cross-entropy (scale = 1/tokens) and accumulates every
-///                              gradient.
+///       head's loss times `scale` (the Trainer passes 1/tokens: the mean per token) and
+///       accumulates every gradient.
 ///
-/// Token features are stacked into one input column per token:
-///     rows [0, E)        word embedding
-///     rows [E, E + C)    casing embedding (C = casing_dim, 0 = absent)
-/// Threads: every stage runs on the ExecutionContext it is given (execution_context.hpp): the
-/// embedding lookups with the input dropout, and the output dropout with the dense layer, by token
-/// columns; the BiLSTM in its own stages (bidirectional.hpp); the loss gradient by token columns;
-/// the dense layer's weight gradient by input features; the embedding gradients by table rows.
-/// Every stage writes only its own outputs with the same arithmetic in any cut, dropout masks are
-/// drawn per token column from a seed (dropout.hpp), and the loss is added in column order, so the
-/// result is bit-identical on any number of threads.
+/// The blocks' rows are stacked by a loop over the blocks (block k's rows follow block k−1's);
+/// what the network is made of is decided in one place, make_network, from a NetworkShape.
+///
+/// A network to train is made with an Rng (weights drawn, gradient buffers allocated); one to
+/// read a model file's weights into with `shapes_only` (zero weights, nothing drawn, no gradient
+/// buffers: a loaded model predicts; allocate_gradients() before training it).
+/// parameter_shapes(shape) lists every parameter's name and shape without making anything, so a
+/// model file can be checked against it before anything of its declared sizes is allocated
+/// (detail/model_file.hpp); tests/test_model_file.cpp checks that it lists exactly params().
+///
+/// Threads: every stage of every part runs on the ExecutionContext it is given, with results
+/// that do not depend on the thread count (docs/architecture.md, "Threads").
 
 #include <lstmner/batch.hpp>
-#include <lstmner/bidirectional.hpp>
-#include <lstmner/dropout.hpp>
-#include <lstmner/embedding.hpp>
+#include <lstmner/blocks/char_block.hpp>
+#include <lstmner/blocks/embedding_block.hpp>
+#include <lstmner/char_cnn.hpp>
+#include <lstmner/encoder.hpp>
 #include <lstmner/execution_context.hpp>
-#include <lstmner/lstm.hpp>
+#include <lstmner/heads/crf_head.hpp>
+#include <lstmner/heads/softmax_head.hpp>
+#include <lstmner/input_block.hpp>
+#include <lstmner/output_head.hpp>
 #include <lstmner/param.hpp>
 #include <lstmner/random.hpp>
-#include <lstmner/softmax_dense.hpp>
+#include <lstmner/tagger_config.hpp>
+#include <lstmner/tensor.hpp>
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace lstmner {
 
-/// The sizes that fix a network's parameter shapes.
+/// Everything that fixes a network's composition and parameter shapes.
 struct NetworkShape {
-  Index vocabulary_size = 0;
-  Index casing_classes = 0;
-  Index num_tags = 0;
-  Index embedding_dim = 100;
-  Index casing_dim = 0;
-  Index hidden_dim = 100;
-
-  Index input_dim() const { return embedding_dim + casing_dim; }
+  Index vocabulary_size = 0;  ///< word embedding table columns
+  Index casing_classes = 0;   ///< casing embedding table columns
+  Index num_tags = 0;         ///< K
+  Index embedding_dim = 100;  ///< word embedding rows; 0 = no word block
+  Index casing_dim = 0;       ///< casing embedding rows; 0 = no casing block
+  Index hidden_dim = 100;     ///< BiLSTM units per direction
+  int lstm_layers = 1;        ///< stacked BiLSTM layers
+  CharEncoderKind char_encoder = CharEncoderKind::none;
+  Index char_vocabulary_size = 0;  ///< character ids (CharVocabulary::size())
+  Index char_embedding_dim = 25;
+  Index char_hidden_dim = 25;        ///< per direction (BiLSTM) or filters (CNN)
+  Index vector_vocabulary_size = 0;  ///< pretrained-vector table columns; 0 = no vectors block
+  Index vector_dim = 0;
+  bool freeze_vectors = false;
+  double dropout = 0.0;  ///< the encoder's dropout rate
+  OutputKind output = OutputKind::softmax;
 };
 
 /// The name and shape of a parameter.
@@ -62,111 +82,115 @@ struct ParamShape {
   }
 };
 
-/// Every parameter a TaggerNetwork of `shape` has, in slot order, without making one: what a
-/// model file must hold, checked before anything of that size is allocated
-/// (detail/model_file.hpp). tests/test_network.cpp checks it against the network's params().
+/// Every parameter a TaggerNetwork of `shape` has, in slot order (the blocks', the encoder's,
+/// the head's), without making one. A new block or head adds its lines here too (the test above
+/// fails until it does).
 inline std::vector<ParamShape> parameter_shapes(const NetworkShape& shape) {
-  const Index E = shape.embedding_dim, C = shape.casing_dim, H = shape.hidden_dim;
-  const Index K = shape.num_tags, In = shape.input_dim();
-  std::vector<ParamShape> list{{"words.table", E, shape.vocabulary_size}};
-  if (C > 0) list.push_back({"casing.table", C, shape.casing_classes});
-  for (const char* direction : {"forward", "backward"}) {
-    const std::string lstm = std::string("lstm.") + direction + ".";
-    list.push_back({lstm + "W", 4 * H, In});
-    list.push_back({lstm + "U", 4 * H, H});
-    list.push_back({lstm + "b", 4 * H, 1});
+  std::vector<ParamShape> list;
+  Index input_rows = 0;
+  if (shape.embedding_dim > 0) {
+    list.push_back({"words.table", shape.embedding_dim, shape.vocabulary_size});
+    input_rows += shape.embedding_dim;
   }
+  if (shape.casing_dim > 0) {
+    list.push_back({"casing.table", shape.casing_dim, shape.casing_classes});
+    input_rows += shape.casing_dim;
+  }
+  if (shape.vector_vocabulary_size > 0) {
+    list.push_back({"vectors.table", shape.vector_dim, shape.vector_vocabulary_size});
+    input_rows += shape.vector_dim;
+  }
+  if (shape.char_encoder == CharEncoderKind::cnn) {
+    const Index C = shape.char_embedding_dim, F = shape.char_hidden_dim;
+    list.push_back({"chars.table", C, shape.char_vocabulary_size});
+    list.push_back({"chars.W", F, CharCNN<float>::width * C});
+    list.push_back({"chars.b", F, 1});
+    input_rows += F;
+  }
+  const Index H = shape.hidden_dim;
+  for (int k = 0; k < shape.lstm_layers; ++k) {
+    const std::string prefix = k == 0 ? "lstm." : "lstm" + std::to_string(k + 1) + ".";
+    const Index in = k == 0 ? input_rows : 2 * H;
+    for (const char* direction : {"forward.", "backward."}) {
+      list.push_back({prefix + direction + "W", 4 * H, in});
+      list.push_back({prefix + direction + "U", 4 * H, H});
+      list.push_back({prefix + direction + "b", 4 * H, 1});
+    }
+  }
+  const Index K = shape.num_tags;
   list.push_back({"output.W", K, 2 * H});
   list.push_back({"output.b", K, 1});
+  if (shape.output == OutputKind::crf) {
+    list.push_back({"crf.transitions", K, K});
+    list.push_back({"crf.start", K, 1});
+    list.push_back({"crf.end", K, 1});
+  }
   return list;
 }
 
 template <class Scalar>
 class TaggerNetwork {
  public:
-  using BiLSTM = lstmner::BiLSTM<Scalar>;
-
   struct Workspace {
-    Tensor3<Scalar> inputs, dropped_inputs;      // (E+C,B,T)
-    Tensor3<Scalar> lstm_out, dropped_lstm_out;  // (2H,B,T)
-    Tensor3<Scalar> scores;                      // (K,B,T)
-    typename Dropout<Scalar>::Workspace input_dropout, output_dropout;
-    typename BiLSTM::Workspace lstm;
-    typename SoftmaxDense<Scalar>::Workspace output;
-    // gradients
-    Tensor3<Scalar> d_dropped_lstm_out, d_lstm_out, d_dropped_inputs, d_inputs;
-    bool dropout_applied = false;
-    std::uint64_t input_dropout_seed = 0, output_dropout_seed = 0;
+    std::vector<std::unique_ptr<typename InputBlock<Scalar>::State>> blocks;
+    Tensor3<Scalar> inputs;  ///< (D,B,T) the stacked features
+    typename Encoder<Scalar>::Workspace encoder;
+    std::unique_ptr<typename OutputHead<Scalar>::State> head;
+    Tensor3<Scalar> scores;  ///< (K,B,T)
+    Tensor3<Scalar> d_encoder_output, d_inputs;
+
+    Workspace() = default;
+    /// A copy starts empty (its states are made on its first pass).
+    Workspace(const Workspace&) {}
+    Workspace& operator=(const Workspace&) { return *this; }
+    Workspace(Workspace&&) noexcept = default;
+    Workspace& operator=(Workspace&&) noexcept = default;
   };
 
   NetworkShape shape;
-  Embedding<Scalar> words;
-  Embedding<Scalar> casing;  ///< empty when shape.casing_dim == 0
-  BiLSTM lstm;
-  SoftmaxDense<Scalar> output;
-  Dropout<Scalar> dropout;
+  std::vector<std::unique_ptr<InputBlock<Scalar>>> blocks;
+  Encoder<Scalar> encoder;
+  std::unique_ptr<OutputHead<Scalar>> head;
 
   TaggerNetwork() = default;
-  /// A network to train: weights drawn from `rng`, gradient buffers allocated.
-  TaggerNetwork(const NetworkShape& network_shape, double dropout_rate, Rng& rng)
-      : shape(network_shape),
-        words(network_shape.vocabulary_size, network_shape.embedding_dim, rng),
-        // Members are initialised in declaration order, so the draws from `rng` are in a fixed
-        // order: words, the forward then the backward LSTM (make_bilstm), output, casing.
-        lstm(make_bilstm<Scalar>(network_shape.input_dim(), network_shape.hidden_dim, rng)),
-        output(2 * network_shape.hidden_dim, network_shape.num_tags, rng),
-        dropout(dropout_rate) {
-    if (shape.casing_dim > 0)
-      casing = Embedding<Scalar>(shape.casing_classes, shape.casing_dim, rng);
-    name_params();
+  /// The network of `shape`, its parameters drawn from `rng`: the blocks in order, then the
+  /// encoder, then the head.
+  TaggerNetwork(const NetworkShape& network_shape, Rng& rng) : shape(network_shape) { make(rng); }
+  /// The network of `shape` with zero parameters, nothing drawn and no gradient buffers: what a
+  /// model file's weights are read into.
+  TaggerNetwork(const NetworkShape& network_shape, ShapesOnly) : shape(network_shape) {
+    make(shapes_only);
+    gradients_ = false;
   }
 
-  /// A network to read weights into: zero weights, nothing drawn, no gradient buffers (a loaded
-  /// model predicts; allocate_gradients() before training it).
-  TaggerNetwork(const NetworkShape& network_shape, double dropout_rate, ShapesOnly)
-      : shape(network_shape),
-        words(network_shape.vocabulary_size, network_shape.embedding_dim, shapes_only),
-        lstm(make_bilstm<Scalar>(network_shape.input_dim(), network_shape.hidden_dim, shapes_only)),
-        output(2 * network_shape.hidden_dim, network_shape.num_tags, shapes_only),
-        dropout(dropout_rate) {
-    if (shape.casing_dim > 0)
-      casing = Embedding<Scalar>(shape.casing_classes, shape.casing_dim, shapes_only);
-    name_params();
+  TaggerNetwork(const TaggerNetwork& other)
+      : shape(other.shape),
+        encoder(other.encoder),
+        head(other.head ? other.head->clone() : nullptr),
+        gradients_(other.gradients_) {
+    for (const auto& block : other.blocks) blocks.push_back(block->clone());
+  }
+  TaggerNetwork& operator=(const TaggerNetwork& other) {
+    if (this != &other) *this = TaggerNetwork(other);
+    return *this;
+  }
+  TaggerNetwork(TaggerNetwork&&) noexcept = default;
+  TaggerNetwork& operator=(TaggerNetwork&&) noexcept = default;
+
+  /// The block named `name` ("words", "casing", ...), or nullptr.
+  InputBlock<Scalar>* block(const std::string& name) const {
+    for (const auto& b : blocks)
+      if (b->name() == name) return b.get();
+    return nullptr;
   }
 
-  /// Gives every parameter its gradient buffer (a trainer does this; a loaded network has none).
-  void allocate_gradients() {
-    for (auto* p : params()) p->allocate_grad();
-  }
-  /// Frees every gradient buffer: the network then only predicts.
-  void release_gradients() {
-    for (auto* p : params()) p->release_grad();
-  }
-  /// Whether every trainable parameter has its gradient buffer (allocates nothing: it runs in
-  /// every training step).
-  bool has_gradients() const {
-    auto ok = [](const Param<Scalar>& p) { return p.frozen || p.has_grad(); };
-    return ok(words.table) && (shape.casing_dim == 0 || ok(casing.table)) &&
-           lstm.forward_layer.has_gradients() && lstm.backward_layer.has_gradients() &&
-           ok(output.W) && ok(output.b);
-  }
-
- private:
-  void name_params() {
-    words.table.name = "words.table";
-    casing.table.name = "casing.table";
-    for (auto* p : lstm.params()) p->name = "lstm." + p->name;  // lstm.forward.W, ...
-    output.W.name = "output.W";
-    output.b.name = "output.b";
-  }
-
- public:
-  /// Every parameter in slot order (the order of the model file).
+  /// Every parameter in slot order (the order of the model file): the blocks', the encoder's,
+  /// the head's.
   ParamList<Scalar> params() {
-    ParamList<Scalar> list = words.params();
-    if (shape.casing_dim > 0) append_params(list, casing.params());
-    append_params(list, lstm.params());
-    append_params(list, output.params());
+    ParamList<Scalar> list;
+    for (auto& b : blocks) append_params(list, b->params());
+    append_params(list, encoder.params());
+    append_params(list, head->params());
     return list;
   }
 
@@ -177,131 +201,122 @@ class TaggerNetwork {
     return {list.begin(), list.end()};
   }
 
-  /// Runs the stack; scores end up in ws.scores. `rng` non-null = training (dropout on).
+  Index num_tags() const { return head->num_tags(); }
+
+  /// Gives every parameter its gradient buffer (a Trainer does this; a loaded network has none).
+  void allocate_gradients() {
+    for (auto* p : params()) p->allocate_grad();
+    gradients_ = true;
+  }
+  /// Frees every gradient buffer: the network then only predicts.
+  void release_gradients() {
+    for (auto* p : params()) p->release_grad();
+    gradients_ = false;
+  }
+  /// Whether the parameters have their gradient buffers (made with an Rng, or after
+  /// allocate_gradients(); allocates nothing: it runs in every training step).
+  bool has_gradients() const { return gradients_; }
+
+  /// Runs the network; scores end up in ws.scores. `rng` non-null = training (dropout on).
   void forward(const Batch& batch, Workspace& ws, ExecutionContext& context, Rng* rng) const {
     const auto& lengths = batch.lengths;
-    const Index E = shape.embedding_dim, C = shape.casing_dim;
-    const Index B = lengths.batch_size(), T = lengths.max_length(), N = B * T;
-    words.check_ids(batch.words, lengths, "forward");
-    if (C > 0) casing.check_ids(batch.casing, lengths, "forward");
-    const bool drop = ws.dropout_applied = rng != nullptr && dropout.rate() > 0.0;
-    if (drop) {
-      ws.input_dropout_seed = rng->next();
-      ws.output_dropout_seed = rng->next();
+    const Index B = lengths.batch_size(), T = lengths.max_length();
+    make_states(ws);
+    ws.inputs.resize(encoder.input_size(), B, T);
+    MatrixMap<Scalar> inputs = ws.inputs.matrix();
+    Index row = 0;
+    for (std::size_t k = 0; k < blocks.size(); ++k) {
+      const Index rows = blocks[k]->rows();
+      blocks[k]->forward(batch, inputs.middleRows(row, rows), *ws.blocks[k], context);
+      row += rows;
     }
-
-    // Token features, stacked (and dropped out), by token columns.
-    ws.inputs.resize(E + C, B, T);
-    if (drop) dropout.resize_for(ws.inputs, ws.dropped_inputs, ws.input_dropout);
-    context.for_ranges(N, columns_per_part, [&](Range columns) {
-      words.forward_columns(batch.words, lengths, ws.inputs.matrix().topRows(E), columns);
-      if (C > 0)
-        casing.forward_columns(batch.casing, lengths, ws.inputs.matrix().bottomRows(C), columns);
-      if (drop) {
-        dropout.forward_columns(ws.inputs, lengths, ws.dropped_inputs, ws.input_dropout_seed,
-                                ws.input_dropout, columns);
-      }
-    });
-
-    lstm.forward(drop ? ws.dropped_inputs : ws.inputs, lengths, ws.lstm_out, ws.lstm, context);
-
-    // Output dropout and the dense layer, by token columns.
-    if (drop) dropout.resize_for(ws.lstm_out, ws.dropped_lstm_out, ws.output_dropout);
-    ws.scores.resize(shape.num_tags, B, T);
-    const int parts = context.parts_for(N, columns_per_part);
-    ws.output.reserve_parts(parts);
-    context.run(parts, [&](Part part) {
-      const Range columns = Range{0, N}.share(part);
-      if (drop) {
-        dropout.forward_columns(ws.lstm_out, lengths, ws.dropped_lstm_out, ws.output_dropout_seed,
-                                ws.output_dropout, columns);
-      }
-      output.forward_columns(drop ? ws.dropped_lstm_out : ws.lstm_out, lengths, ws.scores,
-                             ws.output.gemm(part.index), columns);
-    });
+    std::optional<std::uint64_t> seed;
+    if (rng != nullptr) seed = rng->next();
+    encoder.forward(ws.inputs, lengths, ws.encoder, context, seed);
+    head->forward(encoder.output(ws.encoder), lengths, ws.scores, *ws.head, context);
   }
 
   /// Loss of the last forward against batch.tags, times `scale`, and every gradient (accumulated).
   double loss_backward(const Batch& batch, double scale, Workspace& ws, ExecutionContext& context) {
     const auto& lengths = batch.lengths;
-    const Index E = shape.embedding_dim, C = shape.casing_dim;
-    const Index N = lengths.batch_size() * lengths.max_length();
-    const bool drop = ws.dropout_applied;
     if (!has_gradients()) {
       require(false,
               "TaggerNetwork: loss_backward: no gradient buffers (a network made with "
               "shapes_only, e.g. a loaded model's, has none until allocate_gradients())");
     }
-
-    // Loss gradient, dense layer's input gradient and output dropout, by token columns.
-    const Tensor3<Scalar>& dense_in = drop ? ws.dropped_lstm_out : ws.lstm_out;
-    output.prepare_loss_backward(dense_in, ws.scores, batch.tags, lengths, ws.d_dropped_lstm_out,
-                                 ws.output);
-    if (drop) ws.d_lstm_out.resize(ws.d_dropped_lstm_out.shape());
-    const int column_parts = context.parts_for(N, columns_per_part);
-    const int feature_parts = context.parts_for(output.input_dim(), features_per_part);
-    ws.output.reserve_parts(std::max(column_parts, feature_parts));
-    context.run(column_parts, [&](Part part) {
-      const Range columns = Range{0, N}.share(part);
-      output.loss_backward_columns(dense_in, ws.scores, batch.tags, lengths, scale,
-                                   ws.d_dropped_lstm_out, ws.output, ws.output.gemm(part.index),
-                                   columns);
-      if (drop) {
-        dropout.backward_columns(ws.d_dropped_lstm_out, lengths, ws.d_lstm_out, ws.output_dropout,
-                                 columns);
-      }
-    });
-    // The dense layer's weight gradient, by input features.
-    context.run(feature_parts, [&](Part part) {
-      output.weight_gradients(dense_in, ws.output, ws.output.gemm(part.index),
-                              Range{0, output.input_dim()}.share(part));
-    });
-
-    const Tensor3<Scalar>& lstm_in = drop ? ws.dropped_inputs : ws.inputs;
-    lstm.backward(lstm_in, lengths, drop ? ws.d_lstm_out : ws.d_dropped_lstm_out,
-                  ws.d_dropped_inputs, ws.lstm, context);
-
-    // The input dropout's backward by token columns, then the embedding gradients by table rows
-    // (both tables' rows in one stage) and the touched-column lists of the two tables.
-    const Tensor3<Scalar>* d_inputs = &ws.d_dropped_inputs;
-    if (drop) {
-      ws.d_inputs.resize(ws.d_dropped_inputs.shape());
-      context.for_ranges(N, columns_per_part, [&](Range columns) {
-        dropout.backward_columns(ws.d_dropped_inputs, lengths, ws.d_inputs, ws.input_dropout,
-                                 columns);
-      });
-      d_inputs = &ws.d_inputs;
+    const double loss = head->loss_backward(encoder.output(ws.encoder), ws.scores, batch.tags,
+                                            lengths, scale, ws.d_encoder_output, *ws.head, context);
+    encoder.backward(ws.inputs, lengths, ws.d_encoder_output, ws.d_inputs, ws.encoder, context);
+    const ConstMatrixMap<Scalar> d_inputs = std::as_const(ws.d_inputs).matrix();
+    Index row = 0;
+    for (std::size_t k = 0; k < blocks.size(); ++k) {
+      const Index rows = blocks[k]->rows();
+      blocks[k]->backward(batch, d_inputs.middleRows(row, rows), *ws.blocks[k], context);
+      row += rows;
     }
-    words.check_grad("backward");
-    casing.check_grad("backward");
-    const auto d_in = d_inputs->matrix();
-    const int word_parts = context.parts_for(E, rows_per_part);
-    const int casing_parts = C > 0 ? context.parts_for(C, rows_per_part) : 0;
-    context.run_kinds({word_parts, casing_parts, 1, C > 0 ? 1 : 0}, [&](int kind, Part part) {
-      switch (kind) {
-        case 0:
-          words.backward_rows(batch.words, lengths, d_in.topRows(E), Range{0, E}.share(part));
-          break;
-        case 1:
-          casing.backward_rows(batch.casing, lengths, d_in.bottomRows(C), Range{0, C}.share(part));
-          break;
-        case 2:
-          words.record_touched(batch.words, lengths);
-          break;
-        default:
-          casing.record_touched(batch.casing, lengths);
-          break;
-      }
-    });
-    return SoftmaxDense<Scalar>::total_loss(ws.output, scale);
+    return loss;
   }
 
-  /// Token columns per part of the per-token stages, at least.
-  static constexpr Index columns_per_part = 32;
-  /// Input features per part of the dense layer's weight gradient, at least.
-  static constexpr Index features_per_part = 32;
-  /// Embedding-table rows per part of the embedding gradients, at least.
-  static constexpr Index rows_per_part = 8;
+ private:
+  bool gradients_ = true;  ///< see has_gradients()
+
+  /// Makes the parts of `shape` from `init`: an Rng (drawn in a fixed order: the blocks, the
+  /// encoder, the head) or shapes_only.
+  template <class Init>
+  void make(Init& init) {
+    add_input_blocks(init);
+    Index input_rows = 0;
+    for (const auto& block : blocks) input_rows += block->rows();
+    require(input_rows >= 1, "TaggerNetwork: no input features (every block has 0 rows)");
+    encoder = Encoder<Scalar>(input_rows, shape.hidden_dim, shape.lstm_layers, shape.dropout, init);
+    add_output_head(init);
+  }
+
+  /// The input blocks of `shape`, one line each, in the order their rows are stacked.
+  template <class Init>
+  void add_input_blocks(Init& rng) {
+    if (shape.embedding_dim > 0)
+      blocks.push_back(std::make_unique<EmbeddingBlock<Scalar>>(
+          "words", &Batch::words,
+          Embedding<Scalar>(shape.vocabulary_size, shape.embedding_dim, rng)));
+    if (shape.casing_dim > 0)
+      blocks.push_back(std::make_unique<EmbeddingBlock<Scalar>>(
+          "casing", &Batch::casing,
+          Embedding<Scalar>(shape.casing_classes, shape.casing_dim, rng)));
+    if (shape.vector_vocabulary_size > 0) {
+      auto vectors = std::make_unique<EmbeddingBlock<Scalar>>(
+          "vectors", &Batch::vectors,
+          Embedding<Scalar>(shape.vector_vocabulary_size, shape.vector_dim, rng));
+      vectors->embedding.set_frozen(shape.freeze_vectors);
+      blocks.push_back(std::move(vectors));
+    }
+    if (shape.char_encoder == CharEncoderKind::cnn)
+      blocks.push_back(std::make_unique<CharBlock<Scalar, CharCNN<Scalar>>>(CharCNN<Scalar>(
+          shape.char_vocabulary_size, shape.char_embedding_dim, shape.char_hidden_dim, rng)));
+  }
+
+  /// The output head of `shape`.
+  template <class Init>
+  void add_output_head(Init& rng) {
+    const Index d = encoder.output_size();
+    switch (shape.output) {
+      case OutputKind::softmax:
+        head = std::make_unique<SoftmaxHead<Scalar>>(d, shape.num_tags, rng);
+        break;
+      case OutputKind::crf:
+        head = std::make_unique<CrfHead<Scalar>>(d, shape.num_tags, rng);
+        break;
+    }
+  }
+
+  /// Makes the states of the blocks and the head the first time `ws` is used.
+  void make_states(Workspace& ws) const {
+    if (ws.blocks.size() != blocks.size()) {
+      ws.blocks.clear();
+      for (const auto& b : blocks) ws.blocks.push_back(b->make_state());
+    }
+    if (!ws.head) ws.head = head->make_state();
+  }
 };
 
 }  // namespace lstmner

@@ -11,15 +11,21 @@
 /// Words are normalised (config.lowercase, config.normalize_digits) before the lookup; training
 /// words rarer than config.min_word_count map to <unk>. Reserved word ids: 0 pads, 1 is <unk>.
 /// Tag ids: O first, then the other tags of config.train_scheme in string order, so the same data
-/// always gives the same ids. All const members may be called from several threads at once.
+/// always gives the same ids. With a character encoder (config.char_encoder), every token also
+/// gets the ids of its characters (Unicode code points, case kept; char_vocabulary.hpp), from a
+/// character vocabulary built from the training words. All const members may be called from
+/// several threads at once.
 
 #include <lstmner/batch.hpp>
+#include <lstmner/blocks/vectors_block.hpp>
 #include <lstmner/casing.hpp>
+#include <lstmner/char_vocabulary.hpp>
 #include <lstmner/conll.hpp>
 #include <lstmner/tag_scheme.hpp>
 #include <lstmner/tagger_config.hpp>
 #include <lstmner/vocabulary.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -35,13 +41,19 @@ class SentenceEncoder {
   /// Reserved word ids: 0 pads, 1 stands for every word not in the vocabulary.
   static constexpr std::int32_t pad_id = 0;
   static constexpr std::int32_t unk_id = 1;
-  /// The most tags a tag set may have: the decoder keeps a tags x tags table of transitions.
-  static constexpr std::size_t max_tags = 4096;
+  /// The most tags a tag set may have (256 entity types in IOBES; CoNLL-2003 has 4): the
+  /// decoders keep tags x tags tables, 4 MB of floats at this size, so that a model file's tag
+  /// count cannot make loading or tagging allocate much more than the file's size.
+  static constexpr std::size_t max_tags = 1024;
 
   SentenceEncoder() = default;
   /// An encoder over a stored vocabulary and tag set (a loaded model's).
-  SentenceEncoder(Vocabulary words, std::vector<std::string> tags, const TaggerConfig& config)
-      : words_(std::move(words)), tags_(std::move(tags)), config_(config) {
+  SentenceEncoder(Vocabulary words, std::vector<std::string> tags, const TaggerConfig& config,
+                  CharVocabulary chars = {})
+      : words_(std::move(words)),
+        tags_(std::move(tags)),
+        chars_(std::move(chars)),
+        config_(config) {
     index_tags();
   }
 
@@ -49,14 +61,17 @@ class SentenceEncoder {
   void build(const ConllDocument& train, const TaggerConfig& config) {
     config_ = config;
     require(!train.sentences.empty(), "Tagger::train: '" + train.source + "' has no sentences");
-    std::map<std::string, std::size_t> counts;
+    std::map<std::string, std::size_t> counts, raw_counts;
     std::map<std::string, std::size_t> tag_set;
     const WordNormalization norm = normalization();
     for (const Sentence& s : train.sentences) {
       require(s.tags.size() == s.words.size() && !s.words.empty(),
               "Tagger::train: '" + train.source + "' line " + std::to_string(s.first_line) +
                   ": a training sentence needs one tag per word");
-      for (const auto& w : s.words) ++counts[norm.apply(w)];
+      for (const auto& w : s.words) {
+        ++counts[norm.apply(w)];
+        ++raw_counts[w];
+      }
       for (const auto& t : convert_tags(s.tags, train.scheme, config_.train_scheme)) ++tag_set[t];
     }
     words_ = Vocabulary::build(counts, static_cast<std::size_t>(config_.min_word_count),
@@ -64,6 +79,17 @@ class SentenceEncoder {
     require(tag_set.size() <= max_tags,
             "Tagger::train: '" + train.source + "' has " + std::to_string(tag_set.size()) +
                 " distinct tags, more than the " + std::to_string(max_tags) + " a model may have");
+    chars_ = config_.char_encoder == CharEncoderKind::none
+                 ? CharVocabulary{}
+                 : CharVocabulary::build_from_words(
+                       raw_counts, static_cast<std::size_t>(config_.min_char_count));
+    // The training words, most frequent first (ties in string order), for the vectors block.
+    training_words_.clear();
+    for (const auto& [word, count] : raw_counts) training_words_.push_back(word);
+    std::stable_sort(training_words_.begin(), training_words_.end(),
+                     [&](const std::string& a, const std::string& b) {
+                       return raw_counts.at(a) > raw_counts.at(b);
+                     });
     tags_.clear();
     if (tag_set.count("O")) tags_.push_back("O");
     for (const auto& [tag, n] : tag_set)
@@ -84,6 +110,20 @@ class SentenceEncoder {
       e.casing.push_back(static_cast<std::int32_t>(casing_class(token)));
       if (mark_singletons) e.singleton.push_back(id != unk_id && words_.count(id) == 1 ? 1 : 0);
     }
+    if (!vectors_.empty()) {
+      e.vectors.reserve(tokens.size());
+      for (const auto& token : tokens) e.vectors.push_back(vectors_.id(token));
+    }
+    if (uses_chars()) {
+      e.char_offsets.reserve(tokens.size() + 1);
+      e.char_offsets.push_back(0);
+      for (const auto& token : tokens) {
+        for_each_code_point(token, [&](char32_t c) { e.chars.push_back(chars_.id(c)); });
+        if (static_cast<std::int32_t>(e.chars.size()) == e.char_offsets.back())
+          e.chars.push_back(CharVocabulary::unknown_id);  // an empty token: one unknown character
+        e.char_offsets.push_back(static_cast<std::int32_t>(e.chars.size()));
+      }
+    }
     return e;
   }
 
@@ -101,6 +141,14 @@ class SentenceEncoder {
   }
 
   const Vocabulary& words() const { return words_; }
+  /// The character vocabulary (empty without a character encoder).
+  const CharVocabulary& chars() const { return chars_; }
+  bool uses_chars() const { return chars_.size() > CharVocabulary::reserved; }
+  /// The pretrained-vector block's vocabulary (empty without one).
+  const VectorVocabulary& vectors() const { return vectors_; }
+  void set_vectors(VectorVocabulary vectors) { vectors_ = std::move(vectors); }
+  /// The training words, as written, most frequent first (after build()).
+  const std::vector<std::string>& training_words() const { return training_words_; }
   /// The tag set the network predicts, in config.train_scheme; a tag's id is its index.
   const std::vector<std::string>& tags() const { return tags_; }
 
@@ -120,6 +168,9 @@ class SentenceEncoder {
 
   Vocabulary words_;
   std::vector<std::string> tags_;
+  CharVocabulary chars_;
+  VectorVocabulary vectors_;
+  std::vector<std::string> training_words_;
   std::unordered_map<std::string, std::int32_t> tag_ids_;
   TaggerConfig config_;
 };

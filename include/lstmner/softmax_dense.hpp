@@ -179,9 +179,27 @@ class SoftmaxDense {
       d *= scale_s / sum;    // scale · p
       d(target) -= scale_s;  // scale · (p − y)
     });
+    input_gradient_columns(ws, dx, gemm_ws, columns);
+  }
+
+  /// The affine part's input gradient dx = Wᵀ·d_scores for the token `columns`, from the
+  /// d_scores in `ws` (0 at padded columns): what a head with its own loss (a CRF) calls after
+  /// writing ws.d_scores (sized by prepare_affine_backward).
+  void input_gradient_columns(const Workspace& ws, Tensor3<Scalar>& dx,
+                              kernels::gemm::GemmWorkspace<Scalar>& gemm_ws, Range columns) const {
     using namespace kernels::gemm;
-    gemm(W.value, Op::transpose, d_scores.middleCols(columns.first, columns.size()), Op::none,
-         dx.matrix().middleCols(columns.first, columns.size()), Update::overwrite, gemm_ws);
+    gemm(W.value, Op::transpose, ws.d_scores.matrix().middleCols(columns.first, columns.size()),
+         Op::none, dx.matrix().middleCols(columns.first, columns.size()), Update::overwrite,
+         gemm_ws);
+  }
+
+  /// Sizes ws.d_scores and dx for a backward whose d_scores a caller brings (see
+  /// input_gradient_columns and weight_gradients).
+  void prepare_affine_backward(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
+                               Tensor3<Scalar>& dx, Workspace& ws) const {
+    check_input(x, lengths, "backward");
+    ws.d_scores.resize(num_classes(), x.dim(1), x.dim(2));
+    dx.resize(x.shape());
   }
 
   /// dW(:, features) += d_scores·x(features, :)ᵀ over every token column, and db += d_scores·1

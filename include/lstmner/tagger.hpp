@@ -25,6 +25,7 @@
 /// threads, a concurrent call runs on its own calling thread.
 
 #include <lstmner/batch.hpp>
+#include <lstmner/blocks/vectors_block.hpp>
 #include <lstmner/conll.hpp>
 #include <lstmner/decode.hpp>
 #include <lstmner/detail/model_file.hpp>
@@ -40,12 +41,14 @@
 #include <lstmner/trainer.hpp>
 #include <lstmner/version.hpp>
 #include <lstmner/vocabulary.hpp>
+#include <lstmner/word_vectors.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -88,12 +91,35 @@ class LazyContext {
 
 }  // namespace detail
 
-/// A named entity found in a sentence: tokens [begin, end) and their text joined by spaces.
+/// A named entity found in a sentence: tokens [begin, end) and their text joined by spaces, and
+/// the probability that the sentence contains exactly this entity (output_head.hpp).
 struct EntitySpan {
   std::string type;
   std::size_t begin = 0;
   std::size_t end = 0;
   std::string text;
+  double confidence = 0.0;
+};
+
+/// One of the n best tag sequences of a sentence: its tags (in the output scheme), its score s(y)
+/// and its probability exp(s(y) − log Z).
+struct ScoredTagging {
+  std::vector<std::string> tags;
+  double score = 0.0;
+  double probability = 0.0;
+};
+
+/// What Tagger::tag asks for besides the best tags.
+struct TaggingOptions {
+  std::size_t nbest = 0;    ///< the k best sequences (0: none)
+  bool confidences = true;  ///< each entity's confidence
+};
+
+/// Everything Tagger::tag finds in one sentence.
+struct TaggedSentence {
+  std::vector<std::string> tags;  ///< the best sequence, in the output scheme
+  std::vector<EntitySpan> entities;
+  std::vector<ScoredTagging> nbest;  ///< best first; empty unless asked for
 };
 
 template <class Scalar = float>
@@ -114,13 +140,26 @@ class Tagger {
     tagger.input_scheme_ = train.scheme;
     tagger.output_scheme_ = train.scheme;
     tagger.encoder_.build(train, config);
+    Rng init_rng(config.seed);
+    Matrix<Scalar> vector_table;
+    if (!config.word_vectors.empty()) {
+      const WordVectors vectors = read_word_vectors(
+          config.word_vectors, {WordVectorFormat::automatic, config.max_word_vectors});
+      auto [vocabulary, table] =
+          build_vector_table<Scalar>(vectors, tagger.encoder_.training_words(), init_rng);
+      tagger.encoder_.set_vectors(std::move(vocabulary));
+      vector_table = std::move(table);
+      tagger.vector_dim_ = vectors.dim();
+    }
     const std::vector<EncodedSentence> encoded =
         split_long_sentences(tagger.encoder_.encode_training_data(train),
                              static_cast<std::size_t>(config.max_batch_tokens));
 
-    Rng init_rng(config.seed);
-    tagger.network_ = TaggerNetwork<Scalar>(tagger.network_shape(), config.dropout, init_rng);
+    tagger.network_ = TaggerNetwork<Scalar>(tagger.network_shape(), init_rng);
+    if (auto* vectors = dynamic_cast<EmbeddingBlock<Scalar>*>(tagger.network_.block("vectors")))
+      vectors->embedding.table.value = vector_table;
     tagger.rules_ = make_transition_rules(tagger.tags(), config.train_scheme);
+    tagger.network_.head->set_training_rules(tagger.decoding_rules());
 
     Trainer<Scalar> trainer(tagger.network_, config, unk_id, tagger.context());
     std::function<DevScores()> score_dev;
@@ -146,59 +185,34 @@ class Tagger {
   /// on the Tagger's threads (detail/prediction.hpp says how the work is shared out).
   std::vector<std::vector<std::string>> predict(
       const std::vector<std::vector<std::string>>& sentences) const {
-    require_trained("predict");
-    require(prediction_batch_size >= 1,
-            "Tagger::predict: prediction_batch_size must be at least 1");
-    require(prediction_max_padding >= 0.0,  // false for NaN too
-            "Tagger::predict: prediction_max_padding must be at least 0");
-    require(prediction_max_tokens >= 1,
-            "Tagger::predict: prediction_max_tokens must be at least 1");
     std::vector<std::vector<std::string>> result(sentences.size());
-    for (std::size_t s = 0; s < sentences.size(); ++s) result[s].resize(sentences[s].size());
-    const detail::PredictionPlan plan = detail::plan_prediction(
-        sentences, prediction_batch_size, prediction_max_padding, prediction_max_tokens);
-    std::vector<EncodedSentence> encoded(plan.source.size());  // filled batch by batch
-    detail::run_prediction(plan, context(), [&](std::size_t k, ExecutionContext& stages) {
-      const std::vector<std::size_t>& indices = plan.batches[k];
-      for (std::size_t i : indices) {
-        const std::vector<std::string>& sentence = sentences[plan.source[i]];
-        if (plan.length[i] == sentence.size()) {
-          encoded[i] = encoder_.encode(sentence, false);
-        } else {  // a piece of a sentence longer than prediction_max_tokens
-          const auto first = sentence.begin() + static_cast<std::ptrdiff_t>(plan.begin[i]);
-          encoded[i] = encoder_.encode(
-              std::vector<std::string>(first, first + static_cast<std::ptrdiff_t>(plan.length[i])),
-              false);
-        }
-      }
-      auto lease = scratch_.acquire();
-      predict_batch(
-          encoded, indices, *lease, stages, [&](std::size_t i, std::vector<std::string> tags) {
-            std::move(tags.begin(), tags.end(),
-                      result[plan.source[i]].begin() + static_cast<std::ptrdiff_t>(plan.begin[i]));
-            encoded[i] = EncodedSentence();  // tagged: its ids are not needed again
-          });
+    run_prediction(sentences, nullptr, [&](std::size_t i, TaggedSentence& analyzed) {
+      result[i] = std::move(analyzed.tags);
     });
     return result;
   }
 
-  /// The entities of one tokenised sentence, decoded in the scheme of the tags predict() returns
-  /// (output_scheme()): in IOBES, `S-LOC S-LOC` is two entities.
+  /// The best tags, the entities (with confidences) and, when asked, the n best tag sequences of
+  /// many sentences (batched and threaded like predict).
+  std::vector<TaggedSentence> tag(const std::vector<std::vector<std::string>>& sentences,
+                                  const TaggingOptions& options = {}) const {
+    std::vector<TaggedSentence> result(sentences.size());
+    run_prediction(sentences, &options, [&](std::size_t i, TaggedSentence& analyzed) {
+      result[i] = std::move(analyzed);
+    });
+    return result;
+  }
+
+  /// The same for one sentence.
+  TaggedSentence tag(const std::vector<std::string>& tokens,
+                     const TaggingOptions& options = {}) const {
+    return tag(std::vector<std::vector<std::string>>{tokens}, options).front();
+  }
+
+  /// The entities of one tokenised sentence, with their confidences, decoded in the scheme of the
+  /// tags (in IOBES, `S-LOC S-LOC` is two entities).
   std::vector<EntitySpan> entities(const std::vector<std::string>& tokens) const {
-    const std::vector<std::string> tags = predict(tokens);
-    std::vector<EntitySpan> spans;
-    for (const Entity& e : decode_entities(tags, output_scheme_)) {
-      EntitySpan span;
-      span.type = e.type;
-      span.begin = e.begin;
-      span.end = e.end;
-      for (std::size_t i = e.begin; i < e.end; ++i) {
-        span.text += (i > e.begin ? " " : "");
-        span.text += tokens[i];
-      }
-      spans.push_back(std::move(span));
-    }
-    return spans;
+    return tag(tokens).entities;
   }
 
   /// Entity-level scores of the predictions on `data` against its own tags (conlleval rules by
@@ -225,6 +239,8 @@ class Tagger {
   /// The tag set the network predicts, in config().train_scheme.
   const std::vector<std::string>& tags() const { return encoder_.tags(); }
   const Vocabulary& words() const { return encoder_.words(); }
+  /// How sentences become ids (vocabularies, character and vector lookups).
+  const SentenceEncoder& encoder() const { return encoder_; }
   TagScheme input_scheme() const { return input_scheme_; }
   TagScheme output_scheme() const { return output_scheme_; }
   void set_output_scheme(TagScheme scheme) { output_scheme_ = scheme; }
@@ -291,10 +307,13 @@ class Tagger {
     tagger.config_ = file.header().config;
     tagger.input_scheme_ = file.header().input_scheme;
     tagger.output_scheme_ = file.header().output_scheme;
-    tagger.encoder_ = SentenceEncoder(file.vocabulary(), file.tags(), tagger.config_);
-    tagger.network_ = TaggerNetwork<Scalar>(file.shape(), tagger.config_.dropout, shapes_only);
+    tagger.encoder_ = SentenceEncoder(file.vocabulary(), file.tags(), tagger.config_, file.chars());
+    tagger.encoder_.set_vectors(file.vectors());
+    tagger.vector_dim_ = file.shape().vector_dim;
+    tagger.network_ = TaggerNetwork<Scalar>(file.shape(), shapes_only);
     file.read_parameters(tagger.network_.params());
     tagger.rules_ = make_transition_rules(tagger.tags(), tagger.config_.train_scheme);
+    tagger.network_.head->set_training_rules(tagger.decoding_rules());
     return tagger;
   }
 
@@ -325,6 +344,14 @@ class Tagger {
         piece.casing = slice(s.casing, begin, end);
         piece.tags = slice(s.tags, begin, end);
         piece.singleton = slice(s.singleton, begin, end);
+        piece.vectors = slice(s.vectors, begin, end);
+        if (!s.char_offsets.empty()) {  // token i's characters: [char_offsets[i], [i + 1])
+          const std::int32_t first = s.char_offsets[begin];
+          piece.chars = slice(s.chars, static_cast<std::size_t>(first),
+                              static_cast<std::size_t>(s.char_offsets[end]));
+          for (std::size_t i = begin; i <= end; ++i)
+            piece.char_offsets.push_back(s.char_offsets[i] - first);
+        }
         pieces.push_back(std::move(piece));
       }
     }
@@ -334,10 +361,13 @@ class Tagger {
   std::string model_payload() const {
     detail::ModelHeader header;
     header.config = config_;
+    header.config.threads = 0;  // the machine's, not the model's: a loaded model uses every core
     header.input_scheme = input_scheme_;
     header.output_scheme = output_scheme_;
     header.casing_classes = static_cast<std::uint64_t>(network_.shape.casing_classes);
-    return detail::write_model<Scalar>(header, words(), tags(), network_.params());
+    header.vector_dim = static_cast<std::uint64_t>(network_.shape.vector_dim);
+    return detail::write_model<Scalar>(header, words(), tags(), encoder_.chars(),
+                                       encoder_.vectors(), network_.params());
   }
 
   /// What one thread needs to tag a batch. Kept between predict() calls (in scratch_), so its
@@ -345,43 +375,174 @@ class Tagger {
   struct PredictionScratch {
     Batch batch;
     typename TaggerNetwork<Scalar>::Workspace network;
-    ConstrainedDecoder decoder;
     std::vector<std::int32_t> ids;
     std::vector<std::string> tags;
+    std::vector<ScoredPath> paths;
+    TaggedSentence analyzed;
   };
+
+  /// Tags `sentences` (empty ones get no tags) and hands each one's analysis to
+  /// deliver(index, analyzed): tags only without `options`. A sentence longer than
+  /// prediction_max_tokens is tagged in pieces of that many tokens, each on its own; its tags and
+  /// entities are those of its pieces, one after the other, and it gets no n-best list.
+  template <class Deliver>
+  void run_prediction(const std::vector<std::vector<std::string>>& sentences,
+                      const TaggingOptions* options, Deliver&& deliver) const {
+    require_trained("predict");
+    require(prediction_batch_size >= 1,
+            "Tagger::predict: prediction_batch_size must be at least 1");
+    require(prediction_max_padding >= 0.0,  // false for NaN too
+            "Tagger::predict: prediction_max_padding must be at least 0");
+    require(prediction_max_tokens >= 1,
+            "Tagger::predict: prediction_max_tokens must be at least 1");
+    const detail::PredictionPlan plan = detail::plan_prediction(
+        sentences, prediction_batch_size, prediction_max_padding, prediction_max_tokens);
+    const std::size_t P = plan.source.size();
+    auto is_piece = [&](std::size_t i) {
+      return plan.length[i] != sentences[plan.source[i]].size();
+    };
+    std::vector<EncodedSentence> encoded(P);                // filled batch by batch
+    std::vector<std::vector<std::string>> piece_tokens(P);  // only for pieces of a sentence
+    std::vector<TaggedSentence> piece_results(P);           // likewise
+    std::vector<char> delivered(sentences.size(), 0);
+    detail::run_prediction(plan, context(), [&](std::size_t k, ExecutionContext& stages) {
+      const std::vector<std::size_t>& indices = plan.batches[k];
+      for (std::size_t i : indices) {
+        const std::vector<std::string>& sentence = sentences[plan.source[i]];
+        if (is_piece(i)) {
+          const auto first = sentence.begin() + static_cast<std::ptrdiff_t>(plan.begin[i]);
+          piece_tokens[i].assign(first, first + static_cast<std::ptrdiff_t>(plan.length[i]));
+          encoded[i] = encoder_.encode(piece_tokens[i], false);
+        } else {
+          encoded[i] = encoder_.encode(sentence, false);
+        }
+      }
+      auto lease = scratch_.acquire();
+      predict_batch(
+          encoded, indices,
+          [&](std::size_t i) -> const std::vector<std::string>& {
+            return is_piece(i) ? piece_tokens[i] : sentences[plan.source[i]];
+          },
+          options, *lease, stages,
+          [&](std::size_t i, TaggedSentence& analyzed) {
+            encoded[i] = EncodedSentence();  // tagged: its ids are not needed again
+            if (is_piece(i)) {
+              piece_results[i] = std::move(analyzed);
+              piece_tokens[i] = std::vector<std::string>();
+              return;
+            }
+            delivered[plan.source[i]] = 1;
+            deliver(plan.source[i], analyzed);
+          });
+    });
+    // The sentences tagged in pieces: their pieces are consecutive in the plan, in order.
+    for (std::size_t i = 0; i < P;) {
+      if (!is_piece(i)) {
+        ++i;
+        continue;
+      }
+      const std::size_t s = plan.source[i];
+      TaggedSentence whole;
+      for (; i < P && plan.source[i] == s; ++i) {
+        TaggedSentence& piece = piece_results[i];
+        for (EntitySpan& e : piece.entities) {
+          e.begin += plan.begin[i];
+          e.end += plan.begin[i];
+          whole.entities.push_back(std::move(e));
+        }
+        std::move(piece.tags.begin(), piece.tags.end(), std::back_inserter(whole.tags));
+        piece = TaggedSentence();
+      }
+      delivered[s] = 1;
+      deliver(s, whole);
+    }
+    TaggedSentence empty;
+    for (std::size_t i = 0; i < sentences.size(); ++i)
+      if (!delivered[i]) deliver(i, empty);
+  }
+
+  /// The rules decoding follows: the training scheme's, or none (argmax / unconstrained).
+  const TransitionRules& decoding_rules() const {
+    static const TransitionRules none;
+    return config_.constrained_decoding ? rules_ : none;
+  }
 
   ExecutionContext& context() const { return context_.get(config_.threads); }
 
   /// Tags the sentences `indices` of `encoded` (the network's stages on `stages`) and hands each
-  /// one's tags, in output_scheme(), to `deliver(index, tags)`.
-  template <class Deliver>
+  /// one's analysis, in output_scheme(), to `deliver(index, analyzed)`.
+  /// tokens_of(index) is the tokens of encoded[index].
+  template <class TokensOf, class Deliver>
   void predict_batch(const std::vector<EncodedSentence>& encoded,
-                     const std::vector<std::size_t>& indices, PredictionScratch& scratch,
+                     const std::vector<std::size_t>& indices, TokensOf&& tokens_of,
+                     const TaggingOptions* options, PredictionScratch& scratch,
                      ExecutionContext& stages, Deliver&& deliver) const {
     Batch& batch = scratch.batch;
     fill_batch(encoded, indices, batch);
     network_.forward(batch, scratch.network, stages, nullptr);
-    scratch.decoder.set_rules(rules_);
-    const Index K = network_.shape.num_tags;
+    auto& head_state = *scratch.network.head;
+    const OutputHead<Scalar>& head = *network_.head;
+    const TransitionRules& rules = decoding_rules();
+    const Index K = network_.num_tags();
     const Index B = batch.batch_size();
     for (Index b = 0; b < B; ++b) {
       const Index length = batch.lengths[b];
-      // The scores of sentence b: columns b, b+B, b+2B, ... of the (K, B*T) matrix. Decoding
-      // reads them as they are: the best path under raw scores is the best under log-softmax
-      // (ConstrainedDecoder), and so is each token's argmax.
-      const Eigen::Map<const Matrix<Scalar>, 0, Eigen::OuterStride<>> scores(
+      const std::size_t index = indices[static_cast<std::size_t>(b)];
+      // The scores of sentence b: columns b, b+B, b+2B, ... of the (K, B*T) matrix.
+      const typename OutputHead<Scalar>::SentenceScores scores(
           scratch.network.scores.data() + b * K, K, length, Eigen::OuterStride<>(B * K));
-      if (config_.constrained_decoding) {
-        scratch.decoder.decode(scores, length, scratch.ids);
-      } else {
-        scratch.ids = argmax_decode(scores, length);
+      head.decode(scores, rules, scratch.ids, head_state);
+      TaggedSentence& out = scratch.analyzed;
+      out.tags = tag_names(scratch.ids, scratch.tags);
+      out.entities.clear();
+      out.nbest.clear();
+      if (options != nullptr) {
+        const std::vector<std::string>& tokens = tokens_of(index);
+        if (options->confidences) {
+          for (const EntityConfidence& e : head.entity_confidences(
+                   scores, rules, scratch.ids, tags(), config_.train_scheme, head_state)) {
+            out.entities.push_back(entity_span(e.entity, tokens, e.confidence));
+          }
+        } else {
+          for (const Entity& e : decode_entities(out.tags, output_scheme_))
+            out.entities.push_back(entity_span(e, tokens, 0.0));
+        }
+        if (options->nbest > 0) {
+          const double log_z = head.log_partition(scores, rules, head_state);
+          head.nbest(scores, rules, static_cast<Index>(options->nbest), scratch.paths, head_state);
+          for (const ScoredPath& path : scratch.paths) {
+            ScoredTagging scored;
+            scored.tags = tag_names(path.tags, scratch.tags);
+            scored.score = path.score;
+            scored.probability = std::exp(path.score - log_z);
+            out.nbest.push_back(std::move(scored));
+          }
+        }
       }
-      scratch.tags.clear();
-      for (std::int32_t id : scratch.ids)
-        scratch.tags.push_back(tags()[static_cast<std::size_t>(id)]);
-      deliver(indices[static_cast<std::size_t>(b)],
-              convert_tags(scratch.tags, config_.train_scheme, output_scheme_));
+      deliver(index, out);
     }
+  }
+
+  /// The tag strings of `ids`, in output_scheme() (`scratch` holds them in the training scheme).
+  std::vector<std::string> tag_names(const std::vector<std::int32_t>& ids,
+                                     std::vector<std::string>& scratch) const {
+    scratch.clear();
+    for (std::int32_t id : ids) scratch.push_back(tags()[static_cast<std::size_t>(id)]);
+    return convert_tags(scratch, config_.train_scheme, output_scheme_);
+  }
+
+  static EntitySpan entity_span(const Entity& e, const std::vector<std::string>& tokens,
+                                double confidence) {
+    EntitySpan span;
+    span.type = e.type;
+    span.begin = e.begin;
+    span.end = e.end;
+    span.confidence = confidence;
+    for (std::size_t i = e.begin; i < e.end; ++i) {
+      span.text += (i > e.begin ? " " : "");
+      span.text += tokens[i];
+    }
+    return span;
   }
 
   NetworkShape network_shape() const {
@@ -392,6 +553,16 @@ class Tagger {
     shape.embedding_dim = config_.embedding_dim;
     shape.casing_dim = config_.casing_dim;
     shape.hidden_dim = config_.hidden_dim;
+    shape.lstm_layers = config_.lstm_layers;
+    shape.char_encoder = config_.char_encoder;
+    shape.char_vocabulary_size = static_cast<Index>(encoder_.chars().size());
+    shape.char_embedding_dim = config_.char_embedding_dim;
+    shape.char_hidden_dim = config_.char_hidden_dim;
+    shape.vector_vocabulary_size = encoder_.vectors().empty() ? 0 : encoder_.vectors().size();
+    shape.vector_dim = vector_dim_;
+    shape.freeze_vectors = config_.freeze_word_vectors;
+    shape.dropout = config_.dropout;
+    shape.output = config_.output;
     return shape;
   }
 
@@ -405,6 +576,7 @@ class Tagger {
   TagScheme output_scheme_ = TagScheme::IOB2;
   SentenceEncoder encoder_;
   TaggerNetwork<Scalar> network_;
+  Index vector_dim_ = 0;  ///< the pretrained vectors' size (0: no vectors block)
   TransitionRules rules_;
   /// The threads; made on first use. mutable: how the Tagger computes, not what it is (a copy
   /// makes its own).

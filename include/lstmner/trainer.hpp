@@ -27,6 +27,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -111,9 +112,27 @@ class Trainer {
 
     TrainingHistory history;
     std::vector<Matrix<Scalar>> best_weights;
+    // Checkpoint averaging: the weights at the end of the last average_checkpoints epochs, and
+    // the training weights while their mean is scored.
+    std::deque<std::vector<Matrix<Scalar>>> recent;
+    std::vector<Matrix<Scalar>> training_weights;
+    const auto window = static_cast<std::size_t>(std::max(config_.average_checkpoints, 1));
     int epochs_without_improvement = 0;
     for (int epoch = 1; epoch <= config_.epochs; ++epoch) {
       EpochSummary summary = run_epoch(train, params, epoch, tokens_total, callbacks);
+      if (window > 1) {  // score (and keep) the mean of the recent epochs' weights
+        recent.emplace_back();
+        snapshot(params, recent.back());
+        if (recent.size() > window) recent.pop_front();
+        training_weights.swap(recent.back());
+        recent.back() = training_weights;
+        for (std::size_t i = 0; i < params.size(); ++i) {
+          Matrix<Scalar>& value = params[i]->value;
+          value = recent.front()[i];
+          for (std::size_t k = 1; k < recent.size(); ++k) value += recent[k][i];
+          value /= static_cast<Scalar>(recent.size());
+        }
+      }
       if (score_dev) {
         const auto t0 = Clock::now();
         const DevScores dev = score_dev();
@@ -134,6 +153,7 @@ class Trainer {
         // yet, common in the first epochs on a small corpus) is a cold start, not a plateau.
         ++epochs_without_improvement;
       }
+      if (window > 1) restore(training_weights, params);  // training goes on from its own
       history.epochs.push_back(summary);
       if (callbacks.on_epoch) callbacks.on_epoch(summary);
       if (config_.patience > 0 && epochs_without_improvement >= config_.patience) {
@@ -141,7 +161,16 @@ class Trainer {
         break;
       }
     }
-    if (!best_weights.empty()) restore(best_weights, params);
+    if (!best_weights.empty()) {
+      restore(best_weights, params);
+    } else if (window > 1 && !recent.empty()) {  // no dev set: the last epochs' mean
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        Matrix<Scalar>& value = params[i]->value;
+        value = recent.front()[i];
+        for (std::size_t k = 1; k < recent.size(); ++k) value += recent[k][i];
+        value /= static_cast<Scalar>(recent.size());
+      }
+    }
     return history;
   }
 

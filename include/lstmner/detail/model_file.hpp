@@ -11,7 +11,10 @@
 ///             must refuse the file. Every field is listed once in model_fields() below.
 ///   vocabulary  Vocabulary::save
 ///   strings   the tags, in config.train_scheme (a tag's id is its index)
+///   chars     CharVocabulary::save, when char_encoder is not none
+///   strings   the pretrained-vector block's words (VectorVocabulary::words), when vector_dim > 0
 ///   u64       parameter count, then each parameter as a named matrix, in slot order
+///             (parameter_shapes() in network.hpp: the blocks', the encoder's layers', the head's)
 /// Format 1 (what lstmner wrote before) has the configuration as fixed-order values
 /// (read_config_v1), the two schemes as u32 after it, and the casing class count as a u64
 /// between the tags and the parameters; this version reads it and never writes it.
@@ -31,7 +34,9 @@
 /// A hostile file is therefore rejected before any of its declared sizes is allocated or
 /// initialised.
 
+#include <lstmner/blocks/vectors_block.hpp>
 #include <lstmner/casing.hpp>
+#include <lstmner/char_vocabulary.hpp>
 #include <lstmner/network.hpp>
 #include <lstmner/param.hpp>
 #include <lstmner/sentence_encoder.hpp>
@@ -61,6 +66,8 @@ struct ModelHeader {
   TagScheme input_scheme = TagScheme::IOB2;   ///< the scheme of the training data
   TagScheme output_scheme = TagScheme::IOB2;  ///< the scheme predict() returns
   std::uint64_t casing_classes = num_casing_classes;
+  /// The pretrained-vector block's vector size (0: no such block).
+  std::uint64_t vector_dim = 0;
 };
 
 /// A field the reader must know to use the model (flag bit 0), or one it may skip.
@@ -82,6 +89,12 @@ void model_fields(Header& h, Field&& field) {
   field("constrained_decoding", c.constrained_decoding, true, required);
   field("input_scheme", h.input_scheme, TagScheme::IOB2, required);
   field("output_scheme", h.output_scheme, TagScheme::IOB2, required);
+  field("lstm_layers", c.lstm_layers, 1, required);
+  field("output", c.output, OutputKind::softmax, required);
+  field("char_encoder", c.char_encoder, CharEncoderKind::none, required);
+  field("char_embedding_dim", c.char_embedding_dim, 25, required);
+  field("char_hidden_dim", c.char_hidden_dim, 25, required);
+  field("vector_dim", h.vector_dim, std::uint64_t{0}, required);
   // How the model was trained: kept for the record, not needed to tag.
   field("min_word_count", c.min_word_count, 1, optional);
   field("dropout", c.dropout, 0.5, optional);
@@ -96,6 +109,13 @@ void model_fields(Header& h, Field&& field) {
   field("epochs", c.epochs, 30, optional);
   field("patience", c.patience, 5, optional);
   field("seed", c.seed, std::uint64_t{1}, optional);
+  field("min_char_count", c.min_char_count, 1, optional);
+  field("word_vectors", c.word_vectors, std::string(), optional);
+  field("max_word_vectors", c.max_word_vectors, std::uint64_t{0}, optional);
+  field("freeze_word_vectors", c.freeze_word_vectors, false, optional);
+  field("average_checkpoints", c.average_checkpoints, 0, optional);
+  // The machine's, not the model's: always written as 0 (every core), which a loaded model uses.
+  field("threads", c.threads, 0, optional);
 }
 
 /// The value types of header fields.
@@ -164,6 +184,25 @@ struct FieldCodec<TagScheme> {
   static constexpr FieldType type = FieldType::text;
   static std::string text(TagScheme v) { return to_string(v); }
   static TagScheme parse(const std::string& name) { return parse_tag_scheme(name); }
+};
+template <>
+struct FieldCodec<OutputKind> {
+  static constexpr FieldType type = FieldType::text;
+  static std::string text(OutputKind v) { return to_string(v); }
+  static OutputKind parse(const std::string& name) { return parse_output_kind(name); }
+};
+/// By name: a new encoder is one more name in tagger_config.hpp's to_string / parse pair.
+template <>
+struct FieldCodec<CharEncoderKind> {
+  static constexpr FieldType type = FieldType::text;
+  static std::string text(CharEncoderKind v) { return to_string(v); }
+  static CharEncoderKind parse(const std::string& name) { return parse_char_encoder(name); }
+};
+template <>
+struct FieldCodec<std::string> {
+  static constexpr FieldType type = FieldType::text;
+  static std::string text(const std::string& v) { return v; }
+  static std::string parse(const std::string& v) { return v; }
 };
 template <>
 struct FieldCodec<OptimizerKind> {
@@ -343,13 +382,16 @@ inline constexpr std::string_view tagger_model_kind = "lstmner.Tagger";
 /// Writes a Tagger's payload in format 2.
 template <class Scalar>
 std::string write_model(const ModelHeader& header, const Vocabulary& words,
-                        const std::vector<std::string>& tags,
+                        const std::vector<std::string>& tags, const CharVocabulary& chars,
+                        const VectorVocabulary& vectors,
                         const std::vector<const Param<Scalar>*>& params) {
   BinaryWriter out;
   out.write_string(tagger_model_kind);
   write_header(out, header);
   words.save(out);
   out.write_strings(tags);
+  if (header.config.char_encoder != CharEncoderKind::none) chars.save(out);
+  if (header.vector_dim > 0) out.write_strings(vectors.words());
   out.write_u64(params.size());
   for (const auto* p : params) out.write_matrix(p->name, p->value);
   return out.take();
@@ -390,6 +432,22 @@ class ModelFile {
     tags_at_ = in.position();
     const std::size_t num_tags = check_tags(in);
 
+    const TaggerConfig& config = header_.config;
+    if (version >= 2 && config.char_encoder != CharEncoderKind::none) {
+      chars_ = CharVocabulary::load(in);  // checks it; its size is bounded by its bytes
+      if (chars_.size() <= static_cast<std::size_t>(CharVocabulary::reserved))
+        in.fail("the character vocabulary is empty, but the model has a character encoder");
+    }
+    if (header_.vector_dim > 0) {
+      if (header_.vector_dim > max_vector_dim) {
+        in.fail("field 'vector_dim' is " + std::to_string(header_.vector_dim) + ", more than " +
+                std::to_string(max_vector_dim));
+      }
+      vectors_at_ = in.position();
+      vector_words_ = check_vector_words(in);
+      if (vector_words_ == 0) in.fail("the pretrained-vector block has no words");
+    }
+
     if (version == 1) header_.casing_classes = in.read_u64("casing classes");
     if (header_.casing_classes != static_cast<std::uint64_t>(num_casing_classes)) {
       in.fail(std::to_string(header_.casing_classes) + " casing classes, this version has " +
@@ -398,9 +456,20 @@ class ModelFile {
     shape_.vocabulary_size = static_cast<Index>(words.size);
     shape_.casing_classes = num_casing_classes;
     shape_.num_tags = static_cast<Index>(num_tags);
-    shape_.embedding_dim = header_.config.embedding_dim;
-    shape_.casing_dim = header_.config.casing_dim;
-    shape_.hidden_dim = header_.config.hidden_dim;
+    shape_.embedding_dim = config.embedding_dim;
+    shape_.casing_dim = config.casing_dim;
+    shape_.hidden_dim = config.hidden_dim;
+    shape_.lstm_layers = config.lstm_layers;
+    shape_.char_encoder = config.char_encoder;
+    shape_.char_vocabulary_size = static_cast<Index>(chars_.size());
+    shape_.char_embedding_dim = config.char_embedding_dim;
+    shape_.char_hidden_dim = config.char_hidden_dim;
+    shape_.vector_vocabulary_size =
+        vector_words_ == 0 ? 0 : static_cast<Index>(VectorVocabulary::reserved + vector_words_);
+    shape_.vector_dim = static_cast<Index>(header_.vector_dim);
+    shape_.freeze_vectors = config.freeze_word_vectors;
+    shape_.dropout = config.dropout;
+    shape_.output = config.output;
 
     const std::vector<ParamShape> expected = parameter_shapes(shape_);
     const std::uint64_t count = in.read_u64("parameter count");
@@ -425,6 +494,16 @@ class ModelFile {
   std::vector<std::string> tags() const {
     BinaryReader in = reader_at(tags_at_);
     return in.read_strings("tags");
+  }
+
+  /// The character vocabulary (empty without a character encoder).
+  const CharVocabulary& chars() const { return chars_; }
+
+  /// The pretrained-vector block's vocabulary (empty without that block).
+  VectorVocabulary vectors() const {
+    if (vector_words_ == 0) return VectorVocabulary();
+    BinaryReader in = reader_at(vectors_at_);
+    return VectorVocabulary(in.read_strings("vector words"));
   }
 
   /// Reads the weights into `params`, which must be parameter_shapes(shape()) (a network of
@@ -464,11 +543,38 @@ class ModelFile {
     return tags.size();
   }
 
+  /// Checks the vector block's word list (count, bytes, no duplicates) without keeping it, and
+  /// returns the number of words.
+  static std::size_t check_vector_words(BinaryReader& in) {
+    const std::uint64_t count = in.read_u64("vector words (string count)");
+    if (count > in.remaining() / 8) {
+      in.truncated(
+          "list of strings", "vector words",
+          std::to_string(count) + " strings need at least " + std::to_string(count) + " x 8 bytes");
+    }
+    if (count > static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max()) - 2)
+      in.fail("more vector words than int32 ids");
+    std::vector<std::string_view> words;
+    words.reserve(static_cast<std::size_t>(count));
+    for (std::uint64_t i = 0; i < count; ++i)
+      words.push_back(in.read_list_string("vector words", i));
+    std::sort(words.begin(), words.end());
+    for (std::size_t i = 1; i < words.size(); ++i)
+      if (words[i] == words[i - 1])
+        in.fail("vector word '" + std::string(words[i]) + "' appears twice");
+    return words.size();
+  }
+
+  /// The largest vector size a file may declare (word2vec's and GloVe's are at most 300).
+  static constexpr std::uint64_t max_vector_dim = 65536;
+
   std::string_view payload_;
   std::string source_;
   ModelHeader header_;
   NetworkShape shape_;
-  std::size_t vocabulary_at_ = 0, tags_at_ = 0, parameters_at_ = 0;
+  CharVocabulary chars_;
+  std::size_t vector_words_ = 0;
+  std::size_t vocabulary_at_ = 0, tags_at_ = 0, vectors_at_ = 0, parameters_at_ = 0;
 };
 
 }  // namespace detail

@@ -39,6 +39,12 @@ struct PredictionFile {
   /// Sentences of gold (last-but-one field) and predicted (last field) tags, -DOCSTART- lines
   /// left out: the input of evaluate() in the seqeval modes.
   std::vector<std::vector<std::string>> gold, predicted;
+  /// The first field of every token line of those sentences (the word, when `fields` > 2), and
+  /// the 1-based line number of each sentence's first token.
+  std::vector<std::vector<std::string>> tokens;
+  std::vector<std::size_t> first_lines;
+  /// Fields of the file's token lines (set by its first non-empty line; 0 for an empty file).
+  std::size_t fields = 0;
   std::size_t lines = 0;
 };
 
@@ -59,7 +65,8 @@ struct PredictionToken {
 ///
 /// This form keeps nothing: it hands every token of a sentence to `on_token(PredictionToken)`
 /// and calls `on_sentence_end()` after each sentence (-DOCSTART- lines are neither; they end the
-/// sentence before them), and returns the file with empty `gold` and `predicted`. Its memory is
+/// sentence before them), and returns the file with empty `gold`, `predicted`, `tokens` and
+/// `first_lines`. Its memory is
 /// that of the longest line.
 template <class OnToken, class OnSentenceEnd>
 PredictionFile scan_prediction_file(std::istream& in, const std::string& name,
@@ -99,7 +106,7 @@ PredictionFile scan_prediction_file(std::istream& in, const std::string& name,
     while (!fields.empty() && fields.back().empty()) fields.pop_back();
 
     if (!field_count) {
-      if (!fields.empty()) field_count = fields.size();
+      if (!fields.empty()) field_count = file.fields = fields.size();
     } else if (!fields.empty() && fields.size() != *field_count) {
       fail("unexpected number of features: " + std::to_string(fields.size()) + " (" +
            std::to_string(*field_count) + ")");
@@ -133,25 +140,33 @@ PredictionFile scan_prediction_file(std::istream& in, const std::string& name,
   return file;
 }
 
-/// The same, keeping every sentence's tags in the returned file's `gold` and `predicted`.
+/// The same, keeping every sentence's tags, tokens and first line in the returned file's `gold`,
+/// `predicted`, `tokens` and `first_lines`.
 inline PredictionFile read_prediction_file(std::istream& in, const std::string& name,
                                            const PredictionFileOptions& options = {}) {
-  std::vector<std::vector<std::string>> gold, predicted;
-  std::vector<std::string> gold_sentence, predicted_sentence;
+  std::vector<std::vector<std::string>> gold, predicted, tokens;
+  std::vector<std::size_t> first_lines;
+  std::vector<std::string> gold_sentence, predicted_sentence, token_sentence;
   PredictionFile file = scan_prediction_file(
       in, name, options,
       [&](const PredictionToken& token) {
+        if (gold_sentence.empty()) first_lines.push_back(token.line);
         gold_sentence.emplace_back(token.gold);
         predicted_sentence.emplace_back(token.predicted);
+        token_sentence.emplace_back(token.word);
       },
       [&]() {
         gold.push_back(std::move(gold_sentence));
         predicted.push_back(std::move(predicted_sentence));
+        tokens.push_back(std::move(token_sentence));
         gold_sentence.clear();
         predicted_sentence.clear();
+        token_sentence.clear();
       });
   file.gold = std::move(gold);
   file.predicted = std::move(predicted);
+  file.tokens = std::move(tokens);
+  file.first_lines = std::move(first_lines);
   return file;
 }
 
