@@ -507,86 +507,85 @@ TEST_CASE("training on a sentence longer than max_batch_tokens trains on it in p
   config.max_batch_tokens = 0;
   CHECK_THROWS_WITH(Tagger<float>::train(train, nullptr, config),
                     Catch::Contains("max_batch_tokens"));
+}
 
-  namespace {
+namespace {
 
-  /// The sample corpus tagger of quick_config() with a CRF head (and the char CNN), trained once.
-  const Tagger<float>& trained_crf() {
-    static const Tagger<float> tagger = [] {
-      const Trained& t = trained();
-      TaggerConfig config = quick_config();
-      config.output = OutputKind::crf;
-      config.char_encoder = CharEncoderKind::cnn;
-      config.char_embedding_dim = 8;
-      config.char_hidden_dim = 8;
-      return Tagger<float>::train(t.train, &t.dev, config);
-    }();
-    return tagger;
-  }
-
-  }  // namespace
-
-  TEST_CASE(
-      "tag: n-best lists are ordered, the first is predict's, confidences are probabilities") {
+/// The sample corpus tagger of quick_config() with a CRF head (and the char CNN), trained once.
+const Tagger<float>& trained_crf() {
+  static const Tagger<float> tagger = [] {
     const Trained& t = trained();
-    const auto words = words_of(t.test);
-    for (const Tagger<float>* tagger : {&t.tagger, &trained_crf()}) {
-      INFO(tagger->network().head->name() << " head");
-      CHECK(tagger->network().head->name() == (tagger == &t.tagger ? "softmax" : "crf"));
-      const auto best = tagger->predict(words);
-      TaggingOptions options;
-      options.nbest = 4;
-      const auto analyzed = tagger->tag(words, options);
-      REQUIRE(analyzed.size() == words.size());
-      std::size_t checked_lists = 0;
-      for (std::size_t i = 0; i < words.size(); ++i) {
-        const TaggedSentence& a = analyzed[i];
-        REQUIRE(a.tags == best[i]);
-        REQUIRE(!a.nbest.empty());
-        CHECK(a.nbest.front().tags == a.tags);
-        double total = 0.0;
-        for (std::size_t k = 0; k < a.nbest.size(); ++k) {
-          CHECK(a.nbest[k].tags.size() == words[i].size());
-          CHECK(a.nbest[k].probability >= 0.0);
-          CHECK(a.nbest[k].probability <= 1.0 + 1e-9);
-          if (k > 0) CHECK(a.nbest[k].score <= a.nbest[k - 1].score);
-          if (k > 0) CHECK(a.nbest[k].tags != a.nbest[k - 1].tags);
-          total += a.nbest[k].probability;
-        }
-        CHECK(total <= 1.0 + 1e-6);
-        checked_lists += a.nbest.size() > 1;
-        // The entities are those of the best tags, each with a confidence in [0, 1].
-        const auto entities = decode_entities(a.tags, tagger->output_scheme());
-        REQUIRE(a.entities.size() == entities.size());
-        for (std::size_t e = 0; e < entities.size(); ++e) {
-          CHECK(a.entities[e].begin == entities[e].begin);
-          CHECK(a.entities[e].end == entities[e].end);
-          CHECK(a.entities[e].type == entities[e].type);
-          CHECK(a.entities[e].confidence >= 0.0);
-          CHECK(a.entities[e].confidence <= 1.0 + 1e-9);
-        }
-      }
-      CHECK(checked_lists > 0);
-    }
-  }
+    TaggerConfig config = quick_config();
+    config.output = OutputKind::crf;
+    config.char_encoder = CharEncoderKind::cnn;
+    config.char_embedding_dim = 8;
+    config.char_hidden_dim = 8;
+    return Tagger<float>::train(t.train, &t.dev, config);
+  }();
+  return tagger;
+}
 
-  TEST_CASE(
-      "entities are decoded in the scheme of the tags: adjacent IOBES singletons stay apart") {
-    Tagger<float> tagger = trained_crf();
-    tagger.set_output_scheme(TagScheme::IOBES);
-    const std::vector<std::string> tokens{"Talks", "between", "Germany", "France", "Italy",
-                                          "and",   "Spain",   "ended",   "."};
-    const TaggedSentence a = tagger.tag(tokens);
-    const auto expected = decode_entities(a.tags, TagScheme::IOBES);
-    REQUIRE(a.entities.size() == expected.size());
-    for (std::size_t e = 0; e < expected.size(); ++e) {
-      CHECK(a.entities[e].begin == expected[e].begin);
-      CHECK(a.entities[e].end == expected[e].end);
+}  // namespace
+
+TEST_CASE("tag: n-best lists are ordered, the first is predict's, confidences are probabilities") {
+  const Trained& t = trained();
+  const auto words = words_of(t.test);
+  for (const Tagger<float>* tagger : {&t.tagger, &trained_crf()}) {
+    INFO(tagger->network().head->name() << " head");
+    CHECK(tagger->network().head->name() == (tagger == &t.tagger ? "softmax" : "crf"));
+    const auto best = tagger->predict(words);
+    TaggingOptions options;
+    options.nbest = 4;
+    const auto analyzed = tagger->tag(words, options);
+    REQUIRE(analyzed.size() == words.size());
+    std::size_t checked_lists = 0;
+    for (std::size_t i = 0; i < words.size(); ++i) {
+      const TaggedSentence& a = analyzed[i];
+      REQUIRE(a.tags == best[i]);
+      REQUIRE(!a.nbest.empty());
+      CHECK(a.nbest.front().tags == a.tags);
+      double total = 0.0;
+      for (std::size_t k = 0; k < a.nbest.size(); ++k) {
+        CHECK(a.nbest[k].tags.size() == words[i].size());
+        CHECK(a.nbest[k].probability >= 0.0);
+        CHECK(a.nbest[k].probability <= 1.0 + 1e-9);
+        if (k > 0) CHECK(a.nbest[k].score <= a.nbest[k - 1].score);
+        if (k > 0) CHECK(a.nbest[k].tags != a.nbest[k - 1].tags);
+        total += a.nbest[k].probability;
+      }
+      CHECK(total <= 1.0 + 1e-6);
+      checked_lists += a.nbest.size() > 1;
+      // The entities are those of the best tags, each with a confidence in [0, 1].
+      const auto entities = decode_entities(a.tags, tagger->output_scheme());
+      REQUIRE(a.entities.size() == entities.size());
+      for (std::size_t e = 0; e < entities.size(); ++e) {
+        CHECK(a.entities[e].begin == entities[e].begin);
+        CHECK(a.entities[e].end == entities[e].end);
+        CHECK(a.entities[e].type == entities[e].type);
+        CHECK(a.entities[e].confidence >= 0.0);
+        CHECK(a.entities[e].confidence <= 1.0 + 1e-9);
+      }
     }
-    // Whatever this small model tags, no entity spans two S- tags.
-    for (const EntitySpan& span : a.entities) {
-      std::size_t singles = 0;
-      for (std::size_t i = span.begin; i < span.end; ++i) singles += a.tags[i].rfind("S-", 0) == 0;
-      CHECK(singles <= 1);
-    }
+    CHECK(checked_lists > 0);
   }
+}
+
+TEST_CASE("entities are decoded in the scheme of the tags: adjacent IOBES singletons stay apart") {
+  Tagger<float> tagger = trained_crf();
+  tagger.set_output_scheme(TagScheme::IOBES);
+  const std::vector<std::string> tokens{"Talks", "between", "Germany", "France", "Italy",
+                                        "and",   "Spain",   "ended",   "."};
+  const TaggedSentence a = tagger.tag(tokens);
+  const auto expected = decode_entities(a.tags, TagScheme::IOBES);
+  REQUIRE(a.entities.size() == expected.size());
+  for (std::size_t e = 0; e < expected.size(); ++e) {
+    CHECK(a.entities[e].begin == expected[e].begin);
+    CHECK(a.entities[e].end == expected[e].end);
+  }
+  // Whatever this small model tags, no entity spans two S- tags.
+  for (const EntitySpan& span : a.entities) {
+    std::size_t singles = 0;
+    for (std::size_t i = span.begin; i < span.end; ++i) singles += a.tags[i].rfind("S-", 0) == 0;
+    CHECK(singles <= 1);
+  }
+}
