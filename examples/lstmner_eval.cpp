@@ -13,34 +13,49 @@
 // --mode strict --scheme X scores like seqeval's mode='strict', scheme=X. --analysis adds the
 // error analysis (metrics/analysis.hpp); --compare runs metrics/bootstrap.hpp's paired bootstrap.
 // Exit status: 0 on success, 1 on unreadable or malformed input (with a message naming file and
-// line), 2 on a bad command line.
+// line), 2 on a bad command line (tool_main.hpp). Without --analysis, --report and --compare the
+// file streams through the scorer, so any size is scored in the memory of one line.
 
 #include <lstmner/conll.hpp>
 #include <lstmner/metrics.hpp>
 
 #include "atomic_file.hpp"
 #include "report/pages.hpp"
+#include "tool_main.hpp"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
 namespace {
 
+/// Opens `input` (or standard input for "-"); a failure names the file and the system's reason.
+std::istream& open_input(const std::string& input, std::ifstream& file) {
+  if (input == "-") return std::cin;
+  errno = 0;
+  file.open(input, std::ios::binary);
+  if (!file)
+    throw std::runtime_error("cannot open '" + input +
+                             "': " + std::strerror(errno != 0 ? errno : ENOENT));
+  return file;
+}
+
 lstmner::PredictionFile read_file(const std::string& input,
                                   const lstmner::PredictionFileOptions& options) {
-  if (input == "-") return lstmner::read_prediction_file(std::cin, "<stdin>", options);
-  std::ifstream in(input, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open '" + input + "'");
-  return lstmner::read_prediction_file(in, input, options);
+  std::ifstream file;
+  std::istream& in = open_input(input, file);
+  return lstmner::read_prediction_file(in, input == "-" ? "<stdin>" : input, options);
 }
 
 /// Both files must hold the same sentences with the same gold tags (and words).
@@ -103,14 +118,7 @@ std::string comparison_json(const lstmner::BootstrapComparison& r, const std::st
   return j.dump(2) + "\n";
 }
 
-int usage_error(const std::string& message) {
-  std::cerr << "lstmner-eval: error: " << message << "\nRun with --help for more information.\n";
-  return 2;
-}
-
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"Score predicted entity tags against gold tags, like conlleval or seqeval"};
   std::string input = "-";
   std::string format = "conlleval";
@@ -133,7 +141,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"conlleval", "seqeval", "default", "strict"}));
   app.add_option("--scheme", scheme_name,
                  "strict mode's tag scheme: iob1, iob2 (bio) or iobes; detected when omitted")
-      ->check(CLI::IsMember({"iob1", "iob2", "bio", "iobes", "IOB1", "IOB2", "BIO", "IOBES"}));
+      ->check(CLI::IsMember({"iob1", "iob2", "bio", "iobes"}, CLI::ignore_case));
   app.add_option("--digits", digits, "decimals in the seqeval table (default 2)")
       ->check(CLI::Range(0, 20));
   app.add_option("-d,--delimiter", file_options.delimiter,
@@ -160,21 +168,20 @@ int main(int argc, char** argv) {
   app.add_option("--samples", samples, "bootstrap samples for --compare (default 10000)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{100000000}));
   app.add_option("--seed", seed, "random seed of --compare's resampling (default 1)");
-  CLI11_PARSE(app, argc, argv);
-  if (file_options.delimiter.empty()) return usage_error("the delimiter must not be empty");
+  parse_command_line(app, "lstmner-eval", argc, argv);
+  if (file_options.delimiter.empty()) throw UsageError("the delimiter must not be empty");
   const bool comparing = !compare.empty();
   if (comparing && (app.count("file") > 0 || analysis || !report_file.empty()))
-    return usage_error("--compare takes no other input file, --analysis or --report");
-  if (comparing && format == "seqeval")
-    return usage_error("--compare prints text or --format json");
+    throw UsageError("--compare takes no other input file, --analysis or --report");
+  if (comparing && format == "seqeval") throw UsageError("--compare prints text or --format json");
   if (!train_file.empty() && !analysis && report_file.empty())
-    return usage_error("--train only applies to --analysis and --report");
+    throw UsageError("--train only applies to --analysis and --report");
   if (app.count("--max-errors") > 0 && !analysis)
-    return usage_error("--max-errors only applies to --analysis");
+    throw UsageError("--max-errors only applies to --analysis");
   if (!comparing && (app.count("--samples") > 0 || app.count("--seed") > 0))
-    return usage_error("--samples and --seed only apply to --compare");
+    throw UsageError("--samples and --seed only apply to --compare");
 
-  try {
+  {
     lstmner::ScoringOptions options;
     if (!mode_name.empty()) {
       options.mode = lstmner::parse_scoring_mode(mode_name);
@@ -183,7 +190,7 @@ int main(int argc, char** argv) {
     }
     if (!scheme_name.empty()) {
       if (options.mode != lstmner::ScoringMode::SeqevalStrict)
-        return usage_error("--scheme only applies to --mode strict");
+        throw UsageError("--scheme only applies to --mode strict");
       options.scheme = lstmner::parse_tag_scheme(scheme_name);
     }
 
@@ -199,10 +206,33 @@ int main(int argc, char** argv) {
       std::cout << (format == "json" ? comparison_json(r, compare[0], compare[1], options.mode)
                                      : comparison_text(r, compare[0], compare[1], options.mode));
       std::cout.flush();
-      if (!std::cout) {
-        std::cerr << "lstmner-eval: error: cannot write the comparison\n";
-        return 1;
+      if (!std::cout) throw std::runtime_error("cannot write the comparison");
+      return 0;
+    }
+
+    if (!analysis && report_file.empty()) {
+      // The file streams through the scorer token by token: memory stays that of one line
+      // (plus one entry per entity type), whatever the file's size.
+      std::ifstream input_file;
+      std::istream& in = open_input(input, input_file);
+      lstmner::Scorer scorer(options);
+      const lstmner::PredictionFile scanned = lstmner::scan_prediction_file(
+          in, input == "-" ? "<stdin>" : input, file_options,
+          [&](const lstmner::PredictionToken& t) { scorer.add(t.gold, t.predicted); },
+          [&] { scorer.end_sentence(); });
+      // conlleval's own counts include the -DOCSTART- lines, as conlleval counts them.
+      const lstmner::EvaluationReport report = options.mode == lstmner::ScoringMode::Conlleval
+                                                   ? scanned.conlleval.report()
+                                                   : scorer.report();
+      if (format == "conlleval") {
+        std::cout << lstmner::format_conlleval(report);
+      } else if (format == "seqeval") {
+        std::cout << lstmner::format_seqeval(report, digits) << '\n';
+      } else {
+        std::cout << lstmner::to_json(report);
       }
+      std::cout.flush();
+      if (!std::cout) throw std::runtime_error("cannot write the report");
       return 0;
     }
 
@@ -248,18 +278,18 @@ int main(int argc, char** argv) {
       if (analysis) std::cout << "\n" << lstmner::format_analysis(*errors, max_errors);
     }
     std::cout.flush();
-    if (!std::cout) {
-      std::cerr << "lstmner-eval: error: cannot write the report\n";
-      return 1;
-    }
+    if (!std::cout) throw std::runtime_error("cannot write the report");
     if (!report_file.empty()) {
       const auto data = nlohmann::json::parse(lstmner::to_json(*errors));
       write_file_atomically(report_file,
                             report::eval_page(data, input == "-" ? "standard input" : input));
     }
-  } catch (const std::exception& e) {
-    std::cerr << "lstmner-eval: error: " << e.what() << '\n';
-    return 1;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_tool("lstmner-eval", argc, argv, run);
 }

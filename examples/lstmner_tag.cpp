@@ -24,8 +24,10 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -97,7 +99,7 @@ void end_window(std::ostream& out, Progress& progress, const Totals& totals) {
   progress.update(totals.tokens);
 }
 
-void write_text_json(std::ostream& out, const std::string& line,
+void write_text_json(std::ostream& out, lstmner::TagScheme scheme, const std::string& line,
                      const std::vector<lstmner::TextToken>& tokens,
                      const std::vector<std::string>& words, const std::vector<std::string>& tags) {
   nlohmann::json j;
@@ -105,7 +107,8 @@ void write_text_json(std::ostream& out, const std::string& line,
   j["tokens"] = words;
   j["tags"] = tags;
   j["entities"] = nlohmann::json::array();
-  for (const auto& e : lstmner::extract_entities(tags)) {
+  // Spans in the scheme of the tags (IOBES: S-LOC S-LOC is two entities, not one).
+  for (const auto& e : lstmner::decode_entities(tags, scheme)) {
     const std::size_t begin_byte = tokens[e.begin].begin, end_byte = tokens[e.end - 1].end;
     j["entities"].push_back({{"type", e.type},
                              {"begin", e.begin},
@@ -147,7 +150,7 @@ void tag_text(const lstmner::Tagger<float>& tagger, const Options& opt, std::ist
     const auto tags = timed_predict(tagger, words, totals);
     for (std::size_t s = 0; s < lines.size(); ++s) {
       if (opt.output_format == "json") {
-        write_text_json(out, lines[s], tokens[s], words[s], tags[s]);
+        write_text_json(out, tagger.output_scheme(), lines[s], tokens[s], words[s], tags[s]);
       } else {
         for (std::size_t i = 0; i < words[s].size(); ++i)
           out << words[s][i] << ' ' << tags[s][i] << '\n';
@@ -177,7 +180,7 @@ void tag_conll(const lstmner::Tagger<float>& tagger, const Options& opt, std::is
         j["tokens"] = words[s];
         j["tags"] = tags[s];
         j["entities"] = nlohmann::json::array();
-        for (const auto& e : lstmner::extract_entities(tags[s])) {
+        for (const auto& e : lstmner::decode_entities(tags[s], tagger.output_scheme())) {
           std::string text;
           for (std::size_t i = e.begin; i < e.end; ++i)
             text += (i > e.begin ? " " : "") + words[s][i];
@@ -208,7 +211,7 @@ int run(int argc, char** argv) {
   app.add_option("--word-column", opt.word_column, "CoNLL input: the column holding the word");
   app.add_option("--scheme", opt.scheme,
                  "Tag scheme of the output (default: the scheme of the model's training data)")
-      ->check(CLI::IsMember({"iob1", "iob2", "bio", "iobes"}));
+      ->check(CLI::IsMember({"iob1", "iob2", "bio", "iobes"}, CLI::ignore_case));
   app.add_option("--window,--chunk", opt.window,
                  "Sentences (raw text: lines) read, tagged together and written before the next "
                  "are read; memory grows with it. 0 = the whole input at once. The tags do not "
@@ -221,7 +224,7 @@ int run(int argc, char** argv) {
   app.add_flag("--benchmark", opt.benchmark, "Print tagging speed (tokens/s) to stderr");
   app.add_flag("--quiet,-q", opt.quiet,
                "No progress line (shown on stderr only when stderr is a terminal)");
-  CLI11_PARSE(app, argc, argv);
+  parse_command_line(app, "lstmner-tag", argc, argv);
 
   auto tagger = lstmner::Tagger<float>::load(opt.model);
   if (!opt.scheme.empty()) tagger.set_output_scheme(lstmner::parse_tag_scheme(opt.scheme));
@@ -231,10 +234,11 @@ int run(int argc, char** argv) {
   std::istream* in = &std::cin;
   std::string name = "<stdin>";
   if (opt.input != "-") {
+    errno = 0;
     file.open(opt.input, std::ios::binary);
     if (!file) {
-      std::cerr << "lstmner-tag: error: cannot open input file '" << opt.input << "'\n";
-      return 1;
+      throw std::runtime_error("cannot open input file '" + opt.input +
+                               "': " + std::strerror(errno != 0 ? errno : ENOENT));
     }
     in = &file;
     name = opt.input;

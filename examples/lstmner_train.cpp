@@ -143,6 +143,7 @@ nlohmann::json config_json(const TaggerConfig& c) {
           {"momentum", c.momentum},
           {"clip_norm", c.clip_norm},
           {"batch_size", c.batch_size},
+          {"max_batch_tokens", c.max_batch_tokens},
           {"epochs", c.epochs},
           {"patience", c.patience},
           {"train_scheme", lstmner::to_string(c.train_scheme)},
@@ -193,6 +194,10 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(0, 100));
   app.add_option("--batch-size", config.batch_size, "Sentences per batch")
       ->check(CLI::Range(1, 65536));
+  app.add_option("--max-batch-tokens", config.max_batch_tokens,
+                 "Tokens per batch at most (sentences x the longest): bounds training memory; a "
+                 "longer sentence is trained on in pieces")
+      ->check(CLI::PositiveNumber);
   app.add_option("--lr", config.learning_rate, "Learning rate");
   app.add_option("--optimizer", opt.optimizer, "adam or sgd")
       ->check(CLI::IsMember({"adam", "sgd"}));
@@ -238,13 +243,17 @@ int run(int argc, char** argv) {
   app.add_flag("-q,--quiet", opt.quiet, "No progress bar");
   app.add_flag("--benchmark", opt.benchmark,
                "Print machine-readable timing lines (epoch seconds, tokens/s, tagging tokens/s)");
-  CLI11_PARSE(app, argc, argv);
+  parse_command_line(app, "lstmner-train", argc, argv);
 
   config.train_scheme = lstmner::parse_tag_scheme(opt.scheme);
   config.optimizer = lstmner::parse_optimizer(opt.optimizer);
   config.char_encoder = lstmner::parse_char_encoder(lowercase(opt.char_encoder));
   config.output = lstmner::parse_output_kind(lowercase(opt.output));
-  config.validate();
+  try {
+    config.validate();
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());  // an option out of range is a command-line mistake
+  }
 
   if (opt.data_dir.empty() && opt.train.empty()) {
     if (const char* env = std::getenv("LSTMNER_DATA")) opt.data_dir = env;
@@ -256,9 +265,7 @@ int run(int argc, char** argv) {
     if (opt.test.empty()) opt.test = (dir / "test.txt").string();
   }
   if (opt.train.empty()) {
-    std::cerr << "lstmner-train: no training data: pass --train FILE or --data DIR "
-                 "(or set LSTMNER_DATA)\n";
-    return 2;
+    throw UsageError("no training data: pass --train FILE or --data DIR (or set LSTMNER_DATA)");
   }
 
   const auto train = lstmner::read_conll(opt.train);

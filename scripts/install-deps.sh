@@ -9,10 +9,12 @@ set -euo pipefail
 # reports, clang-format (Debian 12's, version 14) for CI's format check, chromium to render the
 # reports in a real browser (tests/tools/report_tests.sh), GNU parallel for the multi-machine form
 # of lstmner-tune (tests/tools/parallel_test.sh) and for lstmner-tag cut at sentence boundaries
-# (tests/tools/stream_tests.sh, docs/scale.md), and time (/usr/bin/time) for the benchmark
-# scripts' peak RSS; without chromium or parallel, their tests say SKIPPED.
+# (tests/tools/stream_tests.sh, docs/scale.md), time (/usr/bin/time) for the benchmark scripts'
+# peak RSS (without chromium or parallel, their tests say SKIPPED), and clang with its runtime
+# libraries (libFuzzer and the sanitizers) for the fuzz targets (scripts/fuzz.sh).
 packages=(cmake g++ make libeigen3-dev catch2 libcli11-dev nlohmann-json3-dev
-          libbenchmark-dev libdnnl-dev python3 clang-format chromium parallel time)
+          libbenchmark-dev libdnnl-dev python3 clang-format chromium parallel time clang
+          libclang-rt-14-dev)
 if [[ "${LSTMNER_WITH_PEERS:-0}" == 1 ]]; then
   # The PyTorch peer of benchmarks/compare.sh, on OpenBLAS's OpenMP build (Debian's default
   # reference BLAS makes PyTorch ~20x slower and is no fair peer).

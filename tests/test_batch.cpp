@@ -50,3 +50,40 @@ TEST_CASE("split_padded_batches cuts where padding would waste work, 4 sentences
   const std::vector<std::vector<std::size_t>> two{{0, 1, 2}, {3, 4, 5, 6, 7, 8, 9}};
   CHECK(split_padded_batches(equal, two, 0.0) == two);
 }
+
+TEST_CASE("fill_batch rejects per-token vectors that do not match the words, naming them") {
+  std::vector<EncodedSentence> data(2);
+  data[0].words = {2, 3, 4};
+  data[0].casing = {0, 1, 2};
+  data[0].tags = {0, 1, 0};
+  data[1] = data[0];
+  Batch batch;
+  fill_batch(data, {0, 1}, batch);  // consistent: fine
+  CHECK(batch.casing(1, 2) == 2);
+  data[1].casing = {0, 1};  // one short: would be read past its end
+  CHECK_THROWS_WITH(fill_batch(data, {0, 1}, batch),
+                    Catch::Contains("sentence 1 has 3 words but 2 casing ids"));
+  data[1].casing.clear();  // none at all: casing class 0
+  fill_batch(data, {0, 1}, batch);
+  CHECK(batch.casing(1, 2) == 0);
+  data[1].singleton = {1};
+  CHECK_THROWS_WITH(fill_batch(data, {0, 1}, batch),
+                    Catch::Contains("sentence 1 has 3 words but 1 singleton marks"));
+  data[1].singleton.clear();
+  data[1].tags = {0, 1, 0, 1};
+  CHECK_THROWS_WITH(fill_batch(data, {0, 1}, batch), Catch::Contains("but 4 tags"));
+}
+
+TEST_CASE("split_batches_by_tokens keeps every batch within max_tokens padded tokens") {
+  const std::vector<std::size_t> lengths{1, 2, 2, 3, 10, 10, 30};
+  const std::vector<std::vector<std::size_t>> one{{0, 1, 2, 3, 4, 5, 6}};
+  // 4 x 3 = 12 fit in 20, 5 x 10 do not; 2 x 10 = 20 fit; the 30-token sentence goes alone.
+  CHECK(split_batches_by_tokens(lengths, one, 20) ==
+        std::vector<std::vector<std::size_t>>{{0, 1, 2, 3}, {4, 5}, {6}});
+  CHECK(split_batches_by_tokens(lengths, one, 1000) == one);
+  CHECK(split_batches_by_tokens(lengths, one, 1).size() == 7);
+  // Each batch is cut on its own, in order.
+  const std::vector<std::vector<std::size_t>> two{{4, 5}, {0, 1}};
+  CHECK(split_batches_by_tokens(lengths, two, 10) ==
+        std::vector<std::vector<std::size_t>>{{4}, {5}, {0, 1}});
+}

@@ -209,8 +209,9 @@ TEST_CASE("write_conll without columns, and its argument checks") {
   REQUIRE(tabbed.str() == "Hello\tO\nNew York\tB-LOC\n\n");
 }
 
-TEST_CASE("CoNLL-2003: exact sentence, token, document and entity counts") {
-  const auto dir = lstmner_test::conll2003_dir();
+TEST_CASE("CoNLL-2003: exact sentence, token, document and entity counts", "[conll2003]") {
+  const auto dir = lstmner_test::conll2003_dir(
+      {"train.txt", "valid.txt", "test.txt", "iob2/train.txt", "iob2/valid.txt", "iob2/test.txt"});
   if (!dir) return;
   struct Split {
     const char* file;

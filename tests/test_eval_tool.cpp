@@ -90,8 +90,8 @@ TEST_CASE("lstmner-eval fails with file and line where conlleval fails, and on b
               ":1: unexpected number of features in line one\n");
   run = run_tool("'" + eval_file("no_such_file.txt") + "'", err);
   REQUIRE(run.status == 1);
-  REQUIRE(read_file(err) ==
-          "lstmner-eval: error: cannot open '" + eval_file("no_such_file.txt") + "'\n");
+  REQUIRE(read_file(err) == "lstmner-eval: error: cannot open '" + eval_file("no_such_file.txt") +
+                                "': No such file or directory\n");
   REQUIRE(run_tool("--format xml").status != 0);
   REQUIRE(run_tool("'" + eval_file("iobes.txt") + "' --scheme iobes").status == 2);
   std::remove(err.c_str());

@@ -295,8 +295,8 @@ TEST_CASE("read_prediction_file reads conlleval's format the way conlleval does"
   REQUIRE(counts(raw_file.conlleval.report()) == Counts{2, 2, 1});
 }
 
-TEST_CASE("CoNLL-2003 test set scored against itself, in every mode") {
-  const auto dir = lstmner_test::conll2003_dir();
+TEST_CASE("CoNLL-2003 test set scored against itself, in every mode", "[conll2003]") {
+  const auto dir = lstmner_test::conll2003_dir({"test.txt"});
   if (!dir) return;
   const ConllDocument test = read_conll((*dir / "test.txt").string());
   const Sentences gold = test.tag_sequences();

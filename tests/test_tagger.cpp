@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <sstream>
 #include <thread>
 
 #include <unistd.h>
@@ -418,6 +419,99 @@ TEST_CASE("bad configurations are rejected naming the field") {
   empty.source = "empty.txt";
   CHECK_THROWS_WITH(Tagger<float>::train(empty, nullptr, quick_config()),
                     Catch::Contains("empty.txt") && Catch::Contains("no sentences"));
+}
+
+TEST_CASE("entities() decodes spans in the scheme of the tags: IOBES singletons stay apart") {
+  // Adjacent entities of one type: "Germany France Italy" are three locations (IOB1: I-LOC
+  // B-LOC B-LOC), "New York Los Angeles" two (IOBES: B-LOC E-LOC B-LOC E-LOC). A tagger trained
+  // on them predicts them; its spans must be those entities in whatever scheme it outputs.
+  const ConllDocument train = read_conll(lstmner_test::test_data("model/adjacent.txt").string());
+  REQUIRE(train.scheme == TagScheme::IOB1);
+  TaggerConfig config;
+  config.embedding_dim = config.hidden_dim = 16;
+  config.casing_dim = 4;
+  config.epochs = 40;
+  config.learning_rate = 0.01;
+  config.dropout = 0.0;
+  config.singleton_unk = 0.0;
+  config.threads = 1;
+  Tagger<float> tagger = Tagger<float>::train(train, nullptr, config);
+  const std::vector<std::string> countries = {"Talks", "between", "Germany", "France", "Italy",
+                                              "and",   "Spain",   "ended",   "."};
+  const std::vector<std::string> cities = {"Flights", "from", "New",   "York",    "Los",
+                                           "Angeles", "and",  "Paris", "resumed", "."};
+  using Span = std::pair<std::size_t, std::size_t>;
+  auto spans = [&](const std::vector<std::string>& tokens) {
+    std::vector<Span> out;
+    for (const EntitySpan& e : tagger.entities(tokens)) {
+      CHECK(e.type == "LOC");
+      out.emplace_back(e.begin, e.end);
+    }
+    return out;
+  };
+  for (TagScheme scheme : {TagScheme::IOBES, TagScheme::IOB2, TagScheme::IOB1}) {
+    INFO("output scheme " << to_string(scheme));
+    tagger.set_output_scheme(scheme);
+    CHECK(spans(countries) == std::vector<Span>{{2, 3}, {3, 4}, {4, 5}, {6, 7}});
+    CHECK(spans(cities) == std::vector<Span>{{2, 4}, {4, 6}, {7, 8}});
+    CHECK(tagger.entities(countries)[1].text == "France");
+    CHECK(tagger.entities(cities)[1].text == "Los Angeles");
+  }
+  // What the spans were before: conlleval's chunking of IOBES tags, which merges the
+  // singletons (conlleval knows no S- prefix), so this test fails without the fix.
+  tagger.set_output_scheme(TagScheme::IOBES);
+  REQUIRE(tagger.predict(countries)[2] == "S-LOC");
+  CHECK(extract_entities(tagger.predict(countries)).size() < 4);
+}
+
+TEST_CASE("a sentence longer than prediction_max_tokens is tagged in pieces of that many tokens") {
+  Tagger<float> tagger = trained().tagger;
+  std::vector<std::string> words;
+  for (const auto& s : trained().test.sentences)
+    for (const auto& w : s.words)
+      if (words.size() < 150) words.push_back(w);
+  REQUIRE(words.size() == 150);
+  tagger.prediction_max_tokens = 40;
+  const std::vector<std::string> tags = tagger.predict(words);
+  REQUIRE(tags.size() == 150);
+  std::vector<std::string> pieces;
+  tagger.prediction_max_tokens = 1000;
+  for (std::size_t begin = 0; begin < words.size(); begin += 40) {
+    const std::vector<std::string> piece(
+        words.begin() + static_cast<std::ptrdiff_t>(begin),
+        words.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(begin + 40, 150)));
+    for (auto& t : tagger.predict(piece)) pieces.push_back(t);
+  }
+  CHECK(tags == pieces);
+  // Within the limit nothing changes, and batches of many sentences are cut to fit it.
+  const auto all = words_of(trained().test);
+  tagger.prediction_max_tokens = 4096;
+  const auto reference = tagger.predict(all);
+  tagger.prediction_max_tokens = 130;  // at most one 124-token sentence per batch
+  CHECK(tagger.predict(all) == reference);
+  tagger.prediction_max_tokens = 0;
+  CHECK_THROWS_WITH(tagger.predict(words), Catch::Contains("prediction_max_tokens must be"));
+}
+
+TEST_CASE("training on a sentence longer than max_batch_tokens trains on it in pieces") {
+  // A document pasted as one 600-token sentence: trained in pieces of at most 64 tokens, in
+  // batches of at most 64 tokens, so training memory stays that of 64 tokens.
+  std::string text;
+  for (int i = 0; i < 100; ++i) text += "Peter I-PER\nvisited O\nBonn I-LOC\n. O\nin O\nMay O\n";
+  std::istringstream in(text + "\nEU I-ORG\nsaid O\n");
+  const ConllDocument train = read_conll(in, "long.txt");
+  REQUIRE(train.sentences.front().size() == 600);
+  TaggerConfig config = quick_config();
+  config.epochs = 2;
+  config.max_batch_tokens = 64;
+  TrainingHistory history;
+  const Tagger<float> tagger = Tagger<float>::train(train, nullptr, config, {}, &history);
+  CHECK(history.epochs.size() == 2);
+  CHECK(std::isfinite(history.epochs.back().train_loss));
+  CHECK(tagger.predict(train.sentences.front().words).size() == 600);
+  config.max_batch_tokens = 0;
+  CHECK_THROWS_WITH(Tagger<float>::train(train, nullptr, config),
+                    Catch::Contains("max_batch_tokens"));
 }
 
 namespace {

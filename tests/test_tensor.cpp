@@ -38,6 +38,19 @@ TEST_CASE("tensor resize within capacity keeps the allocation") {
   REQUIRE_THROWS_WITH(m.resize(-1, 2), Catch::Contains("negative dimension"));
 }
 
+TEST_CASE("tensor sizes that overflow are rejected before anything is allocated") {
+  Tensor3<float> t;
+  t.resize(2, 3, 4);
+  const Index big = Index{1} << 22;  // big^3 = 2^66 elements: the product would wrap around
+  CHECK_THROWS_WITH(t.resize(big, big, big), Catch::Contains("has too many elements"));
+  CHECK_THROWS_WITH(t.resize(Index{1} << 31, Index{1} << 31, 2),
+                    Catch::Contains("has too many elements"));
+  CHECK(t.size() == 24);  // unchanged by the failed resizes
+  t.resize(big, 0, big);  // zero elements, whatever the other dimensions
+  CHECK(t.size() == 0);
+  CHECK_THROWS_WITH(t.resize(1, -1, 1), Catch::Contains("negative dimension"));
+}
+
 TEST_CASE("sequence lengths reject empty batches and zero lengths") {
   REQUIRE_THROWS_WITH(SequenceLengths(std::vector<Index>{}),
                       Catch::Contains("at least one sequence"));

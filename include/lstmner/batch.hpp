@@ -118,9 +118,23 @@ inline void fill_batch(const std::vector<EncodedSentence>& data,
   bool tagged = true;
   for (std::size_t i : indices) {
     if (i >= data.size()) require(false, "fill_batch: sentence index out of range");
-    if (data[i].words.empty())
-      require(false, "fill_batch: sentence " + std::to_string(i) + " is empty");
-    tagged = tagged && data[i].tags.size() == data[i].size();
+    const EncodedSentence& s = data[i];
+    if (s.words.empty()) require(false, "fill_batch: sentence " + std::to_string(i) + " is empty");
+    // casing (and singleton) are empty or one per word; tags empty, one per word, or nothing
+    // else: a shorter vector would be read past its end.
+    if (!s.casing.empty() && s.casing.size() != s.words.size())
+      require(false, "fill_batch: sentence " + std::to_string(i) + " has " +
+                         std::to_string(s.words.size()) + " words but " +
+                         std::to_string(s.casing.size()) + " casing ids");
+    if (!s.singleton.empty() && s.singleton.size() != s.words.size())
+      require(false, "fill_batch: sentence " + std::to_string(i) + " has " +
+                         std::to_string(s.words.size()) + " words but " +
+                         std::to_string(s.singleton.size()) + " singleton marks");
+    if (!s.tags.empty() && s.tags.size() != s.words.size())
+      require(false, "fill_batch: sentence " + std::to_string(i) + " has " +
+                         std::to_string(s.words.size()) + " words but " +
+                         std::to_string(s.tags.size()) + " tags");
+    tagged = tagged && s.tags.size() == s.size();
   }
   batch.lengths.assign(indices.size(), [&](std::size_t b) { return data[indices[b]].size(); });
   batch.sentences.assign(indices.begin(), indices.end());
@@ -194,6 +208,27 @@ inline std::vector<std::vector<std::size_t>> split_padded_batches(
         end = next_end;
         real = next_real;
       }
+      pieces.emplace_back(batch.begin() + static_cast<std::ptrdiff_t>(start),
+                          batch.begin() + static_cast<std::ptrdiff_t>(end));
+      start = end;
+    }
+  }
+  return pieces;
+}
+
+/// Cuts each batch (its sentences in ascending length, as bucket_by_length makes them) into
+/// pieces of as many sentences as fit in `max_tokens` padded tokens (sentences x the longest);
+/// a sentence longer than max_tokens is a piece of its own. Pieces keep the batches' order.
+/// This is what bounds the memory of a batch, whatever the sentences' lengths.
+inline std::vector<std::vector<std::size_t>> split_batches_by_tokens(
+    const std::vector<std::size_t>& lengths, const std::vector<std::vector<std::size_t>>& batches,
+    std::size_t max_tokens) {
+  std::vector<std::vector<std::size_t>> pieces;
+  for (const auto& batch : batches) {
+    std::size_t start = 0;
+    while (start < batch.size()) {
+      std::size_t end = start + 1;
+      while (end < batch.size() && (end + 1 - start) * lengths[batch[end]] <= max_tokens) ++end;
       pieces.emplace_back(batch.begin() + static_cast<std::ptrdiff_t>(start),
                           batch.begin() + static_cast<std::ptrdiff_t>(end));
       start = end;

@@ -205,6 +205,10 @@ class Bidirectional {
                 const Tensor3<Scalar>& dout, Tensor3<Scalar>& dx, Workspace& ws,
                 ExecutionContext& context = ExecutionContext::serial()) {
     check_input(x, lengths, "backward");
+    detail::require_lazily(forward_layer.has_gradients() && backward_layer.has_gradients(), [] {
+      return "Bidirectional: backward: no gradient buffers (a layer made with shapes_only, e.g. a "
+             "loaded model's, has none until allocate_grad())";
+    });
     const Index Hf = forward_layer.output_size();
     const Index Hb = backward_layer.output_size();
     const Index B = lengths.batch_size();
@@ -419,6 +423,13 @@ BiLSTM<Scalar> make_bilstm(Index input_size, Index hidden_per_direction, Rng& rn
   LSTM<Scalar> forward(input_size, hidden_per_direction, rng);
   LSTM<Scalar> backward(input_size, hidden_per_direction, rng);
   return BiLSTM<Scalar>(std::move(forward), std::move(backward));
+}
+
+/// The same shape with zero weights and no gradient buffers (see ShapesOnly in param.hpp).
+template <class Scalar>
+BiLSTM<Scalar> make_bilstm(Index input_size, Index hidden_per_direction, ShapesOnly) {
+  return BiLSTM<Scalar>(LSTM<Scalar>(input_size, hidden_per_direction, shapes_only),
+                        LSTM<Scalar>(input_size, hidden_per_direction, shapes_only));
 }
 
 }  // namespace lstmner

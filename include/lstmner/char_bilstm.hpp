@@ -251,6 +251,15 @@ class CharBiLSTM {
     bilstm = make_bilstm<Scalar>(char_dim, hidden, rng);
   }
 
+  /// A zero layer of the given shape without gradient buffers (see ShapesOnly in param.hpp).
+  CharBiLSTM(Index vocab_size, Index char_dim, Index hidden, ShapesOnly)
+      : table("table", char_dim, vocab_size, shapes_only) {
+    require(vocab_size >= 1 && char_dim >= 1 && hidden >= 1,
+            "CharBiLSTM: vocabulary size, character dimension and hidden size must be at least 1");
+    table.sparse = true;
+    bilstm = make_bilstm<Scalar>(char_dim, hidden, shapes_only);
+  }
+
   Index vocab_size() const { return table.value.cols(); }
   Index char_dim() const { return table.value.rows(); }
   Index hidden_size() const { return bilstm.forward_layer.hidden_size(); }

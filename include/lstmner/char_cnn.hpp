@@ -124,6 +124,16 @@ class CharCNN {
     b.value.setZero();
   }
 
+  /// A zero layer of the given shape without gradient buffers (see ShapesOnly in param.hpp).
+  CharCNN(Index vocab_size, Index char_dim, Index filters, ShapesOnly)
+      : table("table", char_dim, vocab_size, shapes_only),
+        W("W", filters, width * char_dim, shapes_only),
+        b("b", filters, 1, shapes_only) {
+    require(vocab_size >= 1 && char_dim >= 1 && filters >= 1,
+            "CharCNN: vocabulary size, character dimension and filters must be at least 1");
+    table.sparse = true;
+  }
+
   Index vocab_size() const { return table.value.cols(); }
   Index char_dim() const { return table.value.rows(); }
   Index filters() const { return W.value.rows(); }

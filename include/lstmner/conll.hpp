@@ -32,6 +32,7 @@
 
 #include <lstmner/tag_scheme.hpp>
 
+#include <cerrno>
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
@@ -315,10 +316,20 @@ inline ConllDocument read_conll(std::istream& in, const std::string& name,
 inline ConllDocument read_conll(const std::string& path, const ConllReadOptions& options = {}) {
   std::error_code ec;
   const auto status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status)) throw ConllError(path, 0, "no such file");
+  if (!std::filesystem::exists(status)) {
+    // "No such file" only when that is what the system says (not for a directory that cannot
+    // be searched, say).
+    const bool missing = !ec || ec == std::errc::no_such_file_or_directory;
+    throw ConllError(path, 0, missing ? std::string("no such file") : ec.message());
+  }
   if (std::filesystem::is_directory(status)) throw ConllError(path, 0, "is a directory");
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConllError(path, 0, "cannot be opened for reading");
+  if (!in) {
+    throw ConllError(path, 0,
+                     "cannot be opened for reading: " +
+                         std::generic_category().message(errno != 0 ? errno : EACCES));
+  }
   return read_conll(in, path, options);
 }
 
@@ -395,8 +406,12 @@ inline void write_conll(std::ostream& out, const ConllDocument& document,
 inline void write_conll(const std::string& path, const std::vector<Sentence>& sentences,
                         const std::vector<std::vector<std::string>>& predicted,
                         const ConllWriteOptions& options = {}) {
+  errno = 0;
   std::ofstream out(path, std::ios::binary);
-  if (!out) throw std::runtime_error("lstmner: write_conll: cannot create '" + path + "'");
+  if (!out) {
+    throw std::runtime_error("lstmner: write_conll: cannot create '" + path +
+                             "': " + std::generic_category().message(errno != 0 ? errno : EACCES));
+  }
   write_conll(out, sentences, predicted, options);
   out.flush();
   if (!out) throw std::runtime_error("lstmner: write_conll: error while writing '" + path + "'");

@@ -444,6 +444,11 @@ class CRF {
       : transitions("transitions", checked(num_tags), num_tags),
         start("start", num_tags, 1),
         end("end", num_tags, 1) {}
+  /// Zero scores without gradient buffers (see ShapesOnly in param.hpp).
+  CRF(Index num_tags, ShapesOnly)
+      : transitions("transitions", checked(num_tags), num_tags, shapes_only),
+        start("start", num_tags, 1, shapes_only),
+        end("end", num_tags, 1, shapes_only) {}
 
   Index num_tags() const { return transitions.value.rows(); }
   /// Slot order: transitions, start, end.

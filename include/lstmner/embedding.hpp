@@ -74,6 +74,12 @@ class Embedding {
     }
   }
 
+  /// A zero [dim x vocab_size] table without gradient buffer (see ShapesOnly in param.hpp).
+  Embedding(Index vocab_size, Index dim, ShapesOnly)
+      : table("table", check_size(vocab_size, dim), vocab_size, shapes_only) {
+    table.sparse = true;
+  }
+
   Index vocab_size() const { return table.value.cols(); }
   Index dim() const { return table.value.rows(); }
   ParamList<Scalar> params() { return {&table}; }
@@ -215,11 +221,19 @@ class Embedding {
   void check_grad(const char* pass) const {
     if (!table.frozen && (table.grad.rows() != dim() || table.grad.cols() != vocab_size())) {
       require(false, std::string("Embedding: ") + pass +
-                         ": table.grad does not have the shape of table.value");
+                         ": table.grad does not have the shape of table.value (a layer made "
+                         "with shapes_only has no gradient buffer until allocate_grad())");
     }
   }
 
  private:
+  static Index check_size(Index vocab_size, Index dim) {
+    require(vocab_size >= 1 && dim >= 1,
+            "Embedding: vocabulary size and dimension must be at least 1 (got vocab_size " +
+                std::to_string(vocab_size) + ", dim " + std::to_string(dim) + ")");
+    return dim;
+  }
+
   std::vector<Index> merge_scratch_;  ///< backward's merge buffer, kept to reuse its capacity
 };
 

@@ -58,11 +58,13 @@ class Encoder {
   Encoder() = default;
   /// `num_layers` BiLSTM layers of `hidden` units per direction over `input_size` features,
   /// drawn from `rng` layer by layer (forward direction first).
-  Encoder(Index input_size, Index hidden, int num_layers, double dropout_rate, Rng& rng)
+  /// With `shapes_only` instead of an Rng: zero weights, no gradient buffers (param.hpp).
+  template <class Init>
+  Encoder(Index input_size, Index hidden, int num_layers, double dropout_rate, Init&& init)
       : dropout(dropout_rate) {
     require(num_layers >= 1, "Encoder: at least one BiLSTM layer");
     for (int k = 0; k < num_layers; ++k) {
-      layers.push_back(make_bilstm<Scalar>(k == 0 ? input_size : 2 * hidden, hidden, rng));
+      layers.push_back(make_bilstm<Scalar>(k == 0 ? input_size : 2 * hidden, hidden, init));
       const std::string prefix = k == 0 ? "lstm." : "lstm" + std::to_string(k + 1) + ".";
       for (auto* p : layers.back().params()) p->name = prefix + p->name;
     }

@@ -4,7 +4,10 @@
 ///
 /// Usage: compute the analytic gradient of a scalar loss with respect to some values, then
 ///   auto r = check_gradient("W", W.data(), analytic.data(), W.size(), [&] { return loss(); });
-///   REQUIRE(r.max_relative_error <= 1e-6);
+///   REQUIRE(r.passed(1e-6));   // or REQUIRE(r.max_relative_error <= 1e-6)
+/// A check fails however it is read when it checked nothing (max_relative_error is +infinity)
+/// or when any entry's error is NaN (a NaN gradient or loss: max_relative_error is NaN, which
+/// compares false with every tolerance).
 /// `loss` must recompute the loss from the current contents of `values` (the checker perturbs
 /// each entry in place and restores it exactly).
 ///
@@ -20,6 +23,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +37,9 @@ struct GradCheckResult {
   double analytic_at_worst = 0.0;
   double numeric_at_worst = 0.0;
   Index checked = 0;
+
+  /// At least one entry checked, and every relative error at most `tolerance` (none NaN).
+  bool passed(double tolerance) const { return checked > 0 && max_relative_error <= tolerance; }
 };
 
 struct GradCheckOptions {
@@ -66,7 +73,12 @@ GradCheckResult check_gradient(const std::string& name, Scalar* values, const Sc
     const double a = static_cast<double>(analytic[i]);
     const double denom = std::max({std::abs(a), std::abs(numeric), options.floor});
     const double rel = std::abs(a - numeric) / denom;
-    if (rel > result.max_relative_error || result.worst_index < 0) {
+    // A NaN error is the worst there is and stays the result (`rel > max` is false for NaN).
+    if (std::isnan(result.max_relative_error)) {
+      ++result.checked;
+      continue;
+    }
+    if (std::isnan(rel) || rel > result.max_relative_error || result.worst_index < 0) {
       result.max_relative_error = rel;
       result.worst_index = i;
       result.analytic_at_worst = a;
@@ -74,6 +86,7 @@ GradCheckResult check_gradient(const std::string& name, Scalar* values, const Sc
     }
     ++result.checked;
   }
+  if (result.checked == 0) result.max_relative_error = std::numeric_limits<double>::infinity();
   return result;
 }
 

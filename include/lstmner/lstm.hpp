@@ -110,10 +110,20 @@ class LSTM {
     b.value.middleRows(hidden_size, hidden_size).setOnes();  // forget gate
   }
 
+  /// A zero layer of the given shape without gradient buffers (see ShapesOnly in param.hpp).
+  LSTM(Index input_size, Index hidden_size, ShapesOnly)
+      : W("W", 4 * check_sizes(input_size, hidden_size), input_size, shapes_only),
+        U("U", 4 * hidden_size, hidden_size, shapes_only),
+        b("b", 4 * hidden_size, 1, shapes_only) {}
+
   Index input_size() const { return W.value.cols(); }
   Index hidden_size() const { return U.value.cols(); }
   Index output_size() const { return hidden_size(); }
   ParamList<Scalar> params() { return {&W, &U, &b}; }
+  /// Whether backward has gradient buffers to accumulate into.
+  bool has_gradients() const {
+    return (W.frozen || W.has_grad()) && (U.frozen || U.has_grad()) && (b.frozen || b.has_grad());
+  }
 
   void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& h,
                Workspace& ws, ExecutionContext& context = ExecutionContext::serial()) const {
@@ -157,6 +167,10 @@ class LSTM {
     });
     detail::require_lazily(&dx != &x && &dx != &dh,
                            [] { return "LSTM: backward: dx must be a tensor of its own"; });
+    detail::require_lazily(has_gradients(), [] {
+      return "LSTM: backward: no gradient buffers (a layer made with shapes_only, e.g. a loaded "
+             "model's, has none until allocate_grad())";
+    });
     if (kernel == LstmKernel::reference) {
       kernels::lstm_backward_reference(W.value, U.value, x, lengths, dh, dx, W.grad, U.grad, b.grad,
                                        ws.cache);
@@ -245,6 +259,13 @@ class LSTM {
   }
 
  private:
+  static Index check_sizes(Index input_size, Index hidden_size) {
+    require(input_size >= 1 && hidden_size >= 1,
+            "LSTM: input and hidden sizes must be at least 1 (got input_size " +
+                std::to_string(input_size) + ", hidden_size " + std::to_string(hidden_size) + ")");
+    return hidden_size;
+  }
+
   void check_input(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
                    const char* pass) const {
     detail::check_sequence_input("LSTM", pass, hidden_size() >= 1, "sizes", input_size(), x,

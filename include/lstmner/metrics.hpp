@@ -12,6 +12,7 @@
 ///   EvaluationReport: per_type (sorted by type), micro / macro / weighted averages, token
 ///     accuracy, gold / predicted / correct entity counts, token counts. Scores are fractions.
 ///   ConllevalCounter: conlleval's streaming state machine (add(gold, predicted), add_boundary())
+///   Scorer: evaluate() one token at a time (add(gold, predicted), end_sentence(), report())
 ///   read_prediction_file(istream, name, options): conlleval's input format, line by line
 ///   format_conlleval(report), format_seqeval(report, digits), to_json(report)
 ///   analyze(gold, predicted, tokens, options) -> ErrorAnalysis: tag confusion matrix, entity
@@ -31,6 +32,7 @@
 ///   metrics/scoring_options.hpp    ScoringMode, ScoringOptions
 ///   metrics/report.hpp             PRF, TypeScores, EvaluationReport
 ///   metrics/conlleval_counter.hpp  ConllevalCounter
+///   metrics/scorer.hpp             Scorer
 ///   metrics/evaluate.hpp           extract_entities, evaluate
 ///   metrics/prediction_file.hpp    read_prediction_file
 ///   metrics/format.hpp             format_conlleval, format_seqeval, to_json
@@ -41,7 +43,8 @@
 ///   conlleval_chunks.hpp           conlleval's tag split, endOfChunk, startOfChunk
 ///   seqeval_chunks.hpp             seqeval's default mode (get_entities)
 ///   seqeval_strict.hpp             seqeval's strict mode (Tokens.entities, auto_detect)
-///   seqeval_matching.hpp           seqeval's set-based matching of entities
+///   (each port also as a state machine over one tag at a time, which the Scorer runs; seqeval's
+///   set-based matching becomes matching entities as they end, at the same token)
 ///   scores.hpp, numpy_sum.hpp      precision / recall / F1 and averages, numpy's summation
 ///   text.hpp, json.hpp             printf, UTF-8 widths and JSON text for the formatters
 
@@ -53,4 +56,5 @@
 #include <lstmner/metrics/format.hpp>
 #include <lstmner/metrics/prediction_file.hpp>
 #include <lstmner/metrics/report.hpp>
+#include <lstmner/metrics/scorer.hpp>
 #include <lstmner/metrics/scoring_options.hpp>

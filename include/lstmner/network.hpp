@@ -17,6 +17,13 @@
 /// The blocks' rows are stacked by a loop over the blocks (block k's rows follow block k−1's);
 /// what the network is made of is decided in one place, make_network, from a NetworkShape.
 ///
+/// A network to train is made with an Rng (weights drawn, gradient buffers allocated); one to
+/// read a model file's weights into with `shapes_only` (zero weights, nothing drawn, no gradient
+/// buffers: a loaded model predicts; allocate_gradients() before training it).
+/// parameter_shapes(shape) lists every parameter's name and shape without making anything, so a
+/// model file can be checked against it before anything of its declared sizes is allocated
+/// (detail/model_file.hpp); tests/test_model_file.cpp checks that it lists exactly params().
+///
 /// Threads: every stage of every part runs on the ExecutionContext it is given, with results
 /// that do not depend on the thread count (docs/architecture.md, "Threads").
 
@@ -66,6 +73,72 @@ struct NetworkShape {
   OutputKind output = OutputKind::softmax;
 };
 
+/// The name and shape of a parameter.
+struct ParamShape {
+  std::string name;
+  Index rows = 0, cols = 0;
+
+  bool operator==(const ParamShape& o) const {
+    return name == o.name && rows == o.rows && cols == o.cols;
+  }
+};
+
+/// Every parameter a TaggerNetwork of `shape` has, in slot order (the blocks', the encoder's,
+/// the head's), without making one. A new block or head adds its lines here too (the test above
+/// fails until it does).
+inline std::vector<ParamShape> parameter_shapes(const NetworkShape& shape) {
+  std::vector<ParamShape> list;
+  Index input_rows = 0;
+  if (shape.embedding_dim > 0) {
+    list.push_back({"words.table", shape.embedding_dim, shape.vocabulary_size});
+    input_rows += shape.embedding_dim;
+  }
+  if (shape.casing_dim > 0) {
+    list.push_back({"casing.table", shape.casing_dim, shape.casing_classes});
+    input_rows += shape.casing_dim;
+  }
+  if (shape.vector_vocabulary_size > 0) {
+    list.push_back({"vectors.table", shape.vector_dim, shape.vector_vocabulary_size});
+    input_rows += shape.vector_dim;
+  }
+  if (shape.char_encoder == CharEncoderKind::bilstm) {
+    const Index C = shape.char_embedding_dim, Hc = shape.char_hidden_dim;
+    list.push_back({"chars.table", C, shape.char_vocabulary_size});
+    for (const char* direction : {"chars.forward.", "chars.backward."}) {
+      list.push_back({std::string(direction) + "W", 4 * Hc, C});
+      list.push_back({std::string(direction) + "U", 4 * Hc, Hc});
+      list.push_back({std::string(direction) + "b", 4 * Hc, 1});
+    }
+    input_rows += 2 * Hc;
+  }
+  if (shape.char_encoder == CharEncoderKind::cnn) {
+    const Index C = shape.char_embedding_dim, F = shape.char_hidden_dim;
+    list.push_back({"chars.table", C, shape.char_vocabulary_size});
+    list.push_back({"chars.W", F, CharCNN<float>::width * C});
+    list.push_back({"chars.b", F, 1});
+    input_rows += F;
+  }
+  const Index H = shape.hidden_dim;
+  for (int k = 0; k < shape.lstm_layers; ++k) {
+    const std::string prefix = k == 0 ? "lstm." : "lstm" + std::to_string(k + 1) + ".";
+    const Index in = k == 0 ? input_rows : 2 * H;
+    for (const char* direction : {"forward.", "backward."}) {
+      list.push_back({prefix + direction + "W", 4 * H, in});
+      list.push_back({prefix + direction + "U", 4 * H, H});
+      list.push_back({prefix + direction + "b", 4 * H, 1});
+    }
+  }
+  const Index K = shape.num_tags;
+  list.push_back({"output.W", K, 2 * H});
+  list.push_back({"output.b", K, 1});
+  if (shape.output == OutputKind::crf) {
+    list.push_back({"crf.transitions", K, K});
+    list.push_back({"crf.start", K, 1});
+    list.push_back({"crf.end", K, 1});
+  }
+  return list;
+}
+
 template <class Scalar>
 class TaggerNetwork {
  public:
@@ -93,19 +166,19 @@ class TaggerNetwork {
   TaggerNetwork() = default;
   /// The network of `shape`, its parameters drawn from `rng`: the blocks in order, then the
   /// encoder, then the head.
-  TaggerNetwork(const NetworkShape& network_shape, Rng& rng) : shape(network_shape) {
-    add_input_blocks(rng);
-    Index input_rows = 0;
-    for (const auto& block : blocks) input_rows += block->rows();
-    require(input_rows >= 1, "TaggerNetwork: no input features (every block has 0 rows)");
-    encoder = Encoder<Scalar>(input_rows, shape.hidden_dim, shape.lstm_layers, shape.dropout, rng);
-    add_output_head(rng);
+  TaggerNetwork(const NetworkShape& network_shape, Rng& rng) : shape(network_shape) { make(rng); }
+  /// The network of `shape` with zero parameters, nothing drawn and no gradient buffers: what a
+  /// model file's weights are read into.
+  TaggerNetwork(const NetworkShape& network_shape, ShapesOnly) : shape(network_shape) {
+    make(shapes_only);
+    gradients_ = false;
   }
 
   TaggerNetwork(const TaggerNetwork& other)
       : shape(other.shape),
         encoder(other.encoder),
-        head(other.head ? other.head->clone() : nullptr) {
+        head(other.head ? other.head->clone() : nullptr),
+        gradients_(other.gradients_) {
     for (const auto& block : other.blocks) blocks.push_back(block->clone());
   }
   TaggerNetwork& operator=(const TaggerNetwork& other) {
@@ -141,6 +214,20 @@ class TaggerNetwork {
 
   Index num_tags() const { return head->num_tags(); }
 
+  /// Gives every parameter its gradient buffer (a Trainer does this; a loaded network has none).
+  void allocate_gradients() {
+    for (auto* p : params()) p->allocate_grad();
+    gradients_ = true;
+  }
+  /// Frees every gradient buffer: the network then only predicts.
+  void release_gradients() {
+    for (auto* p : params()) p->release_grad();
+    gradients_ = false;
+  }
+  /// Whether the parameters have their gradient buffers (made with an Rng, or after
+  /// allocate_gradients(); allocates nothing: it runs in every training step).
+  bool has_gradients() const { return gradients_; }
+
   /// Runs the network; scores end up in ws.scores. `rng` non-null = training (dropout on).
   void forward(const Batch& batch, Workspace& ws, ExecutionContext& context, Rng* rng) const {
     const auto& lengths = batch.lengths;
@@ -163,6 +250,11 @@ class TaggerNetwork {
   /// Loss of the last forward against batch.tags, times `scale`, and every gradient (accumulated).
   double loss_backward(const Batch& batch, double scale, Workspace& ws, ExecutionContext& context) {
     const auto& lengths = batch.lengths;
+    if (!has_gradients()) {
+      require(false,
+              "TaggerNetwork: loss_backward: no gradient buffers (a network made with "
+              "shapes_only, e.g. a loaded model's, has none until allocate_gradients())");
+    }
     const double loss = head->loss_backward(encoder.output(ws.encoder), ws.scores, batch.tags,
                                             lengths, scale, ws.d_encoder_output, *ws.head, context);
     encoder.backward(ws.inputs, lengths, ws.d_encoder_output, ws.d_inputs, ws.encoder, context);
@@ -177,8 +269,23 @@ class TaggerNetwork {
   }
 
  private:
+  bool gradients_ = true;  ///< see has_gradients()
+
+  /// Makes the parts of `shape` from `init`: an Rng (drawn in a fixed order: the blocks, the
+  /// encoder, the head) or shapes_only.
+  template <class Init>
+  void make(Init& init) {
+    add_input_blocks(init);
+    Index input_rows = 0;
+    for (const auto& block : blocks) input_rows += block->rows();
+    require(input_rows >= 1, "TaggerNetwork: no input features (every block has 0 rows)");
+    encoder = Encoder<Scalar>(input_rows, shape.hidden_dim, shape.lstm_layers, shape.dropout, init);
+    add_output_head(init);
+  }
+
   /// The input blocks of `shape`, one line each, in the order their rows are stacked.
-  void add_input_blocks(Rng& rng) {
+  template <class Init>
+  void add_input_blocks(Init& rng) {
     if (shape.embedding_dim > 0)
       blocks.push_back(std::make_unique<EmbeddingBlock<Scalar>>(
           "words", &Batch::words,
@@ -203,7 +310,8 @@ class TaggerNetwork {
   }
 
   /// The output head of `shape`.
-  void add_output_head(Rng& rng) {
+  template <class Init>
+  void add_output_head(Init& rng) {
     const Index d = encoder.output_size();
     switch (shape.output) {
       case OutputKind::softmax:

@@ -10,6 +10,12 @@
 /// Gradients accumulate: a layer's backward adds into `grad`; whoever runs the training step
 /// calls `zero_grad` before the next one.
 ///
+/// Gradient buffers exist only where training needs them: a layer made to be trained (with an
+/// Rng) has them; a layer made with `shapes_only` (a model about to be read from a file) has zero
+/// values, was never randomly initialised, and has an empty `grad` until `allocate_grad()`. A
+/// layer's backward throws std::invalid_argument, never writes out of bounds, when it is asked to
+/// accumulate into a gradient that is not there.
+///
 /// Sparse parameters (embedding tables) record which columns a batch touched, so that zeroing,
 /// clipping and the optimizer step cost O(touched) instead of O(vocabulary).
 ///
@@ -29,6 +35,11 @@
 
 namespace lstmner {
 
+/// Tag for the constructors that make a layer of the given shape with zero values, no random
+/// initialisation and no gradient buffers: what a model file's weights are then read into.
+struct ShapesOnly {};
+inline constexpr ShapesOnly shapes_only{};
+
 template <class Scalar>
 struct Param {
   std::string name;
@@ -47,7 +58,24 @@ struct Param {
         value(Matrix<Scalar>::Zero(rows, cols)),
         grad(Matrix<Scalar>::Zero(rows, cols)) {}
 
+  /// Zero values and no gradient buffer (see ShapesOnly).
+  Param(std::string param_name, Index rows, Index cols, ShapesOnly)
+      : name(std::move(param_name)), value(Matrix<Scalar>::Zero(rows, cols)) {}
+
   Index size() const { return value.size(); }
+
+  /// Whether `grad` has the shape of `value` (a frozen parameter needs none).
+  bool has_grad() const { return grad.rows() == value.rows() && grad.cols() == value.cols(); }
+  /// Gives the parameter a zero gradient of its shape, unless it has one.
+  void allocate_grad() {
+    if (!has_grad()) grad = Matrix<Scalar>::Zero(value.rows(), value.cols());
+  }
+  /// Frees the gradient buffer (an inference model needs none).
+  void release_grad() {
+    grad = Matrix<Scalar>();
+    touched_columns.clear();
+    touched_columns.shrink_to_fit();
+  }
 
   /// Zeroes the gradient (only the touched columns when sparse) and clears the touched list.
   void zero_grad() {

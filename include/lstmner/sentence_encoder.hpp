@@ -41,6 +41,10 @@ class SentenceEncoder {
   /// Reserved word ids: 0 pads, 1 stands for every word not in the vocabulary.
   static constexpr std::int32_t pad_id = 0;
   static constexpr std::int32_t unk_id = 1;
+  /// The most tags a tag set may have (256 entity types in IOBES; CoNLL-2003 has 4): the
+  /// decoders keep tags x tags tables, 4 MB of floats at this size, so that a model file's tag
+  /// count cannot make loading or tagging allocate much more than the file's size.
+  static constexpr std::size_t max_tags = 1024;
 
   SentenceEncoder() = default;
   /// An encoder over a stored vocabulary and tag set (a loaded model's).
@@ -72,6 +76,9 @@ class SentenceEncoder {
     }
     words_ = Vocabulary::build(counts, static_cast<std::size_t>(config_.min_word_count),
                                {"<pad>", "<unk>"}, norm, "<unk>");
+    require(tag_set.size() <= max_tags,
+            "Tagger::train: '" + train.source + "' has " + std::to_string(tag_set.size()) +
+                " distinct tags, more than the " + std::to_string(max_tags) + " a model may have");
     chars_ = config_.char_encoder == CharEncoderKind::none
                  ? CharVocabulary{}
                  : CharVocabulary::build_from_words(

@@ -12,14 +12,18 @@
 ///   matrix                             string name, u8 scalar tag (1 = f32, 2 = f64), u64 rows,
 ///                                      u64 cols, then rows*cols values in column-major order
 /// The reader never reads past the end of its buffer and checks every length against the bytes
-/// left *before* allocating, so a corrupted length field cannot make it allocate gigabytes. Every
-/// error is a std::runtime_error that names the file, the byte offset and the field, e.g.
+/// left *before* allocating, so a corrupted length field cannot make it allocate gigabytes; a
+/// matrix dimension is at most 2^31 - 1 (the largest vocabulary an int32 id can index). Views
+/// (read_string_view, check_matrix) read without allocating at all, for callers that check a
+/// whole file before building anything from it (detail/model_file.hpp). Every error is a
+/// std::runtime_error that names the file, the byte offset and the field, e.g.
 ///   model file 'm.bin': truncated at byte 1234 while reading matrix 'lstm.fw.W' (...)
 ///
-/// Container (`save_container` / `load_container`), version 1:
+/// Container (`save_container` / `load_container`), versions 1 and 2 (the same container; the
+/// version says how its payload is laid out: docs/model-format.md):
 ///   offset  size  field
 ///   0       8     magic bytes 89 4C 53 54 4D 4E 45 52 ("\x89LSTMNER")
-///   8       4     u32 container format version (1)
+///   8       4     u32 format version (2; 1 is read too)
 ///   12      8     u64 payload size n
 ///   20      4     u32 CRC-32 of bytes 0..19 (the header)
 ///   24      n     payload
@@ -30,9 +34,12 @@
 /// CRC-32 is the IEEE 802.3 polynomial (reflected, 0xEDB88320), as in zlib, PNG and gzip; it
 /// detects every error confined to 32 consecutive bits, in particular every changed byte.
 ///
-/// `save_container` writes a temporary file in the target's directory, fsyncs it, renames it over
-/// the target and fsyncs the directory: a crash leaves either the old file or the new one, never a
-/// half-written model. On failure the temporary file is removed and the old file is untouched.
+/// `save_container` writes a temporary file in the target's directory, gives it the permissions of
+/// the file it replaces, fsyncs it, renames it over the target and fsyncs the directory: a crash
+/// (even SIGKILL) leaves either the old file or the new one, never a half-written model, and at
+/// worst a hidden temporary file `.<name>.tmp-<pid>-<n>-<attempt>` that no later save reuses
+/// (each opens its own with O_EXCL). On failure the temporary file is removed and the old file is
+/// untouched.
 ///
 /// Dependencies: the standard library, Eigen and tensor.hpp (for the matrix aliases); POSIX for
 /// fsync (a portable fallback without fsync is used elsewhere).
@@ -63,6 +70,7 @@
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #define LSTMNER_HAVE_POSIX_FILES 1
 #endif
@@ -74,8 +82,10 @@ namespace lstmner {
 /// The first 8 bytes of every model file.
 inline constexpr std::array<unsigned char, 8> container_magic = {0x89, 'L', 'S', 'T',
                                                                  'M',  'N', 'E', 'R'};
-/// The container format version this build writes and reads.
-inline constexpr std::uint32_t container_format_version = 1;
+/// The format version this build writes; it reads every version from
+/// oldest_container_format_version to this one.
+inline constexpr std::uint32_t container_format_version = 2;
+inline constexpr std::uint32_t oldest_container_format_version = 1;
 /// Bytes before the payload: magic, version, payload size, header CRC.
 inline constexpr std::size_t container_header_size = 8 + 4 + 8 + 4;
 /// Bytes after the payload: its CRC.
@@ -259,12 +269,25 @@ class BinaryReader {
     return v == 1;
   }
 
-  std::string read_string(std::string_view field) {
+  std::string read_string(std::string_view field) { return std::string(read_string_view(field)); }
+
+  /// A string as a view into the reader's bytes (no allocation).
+  std::string_view read_string_view(std::string_view field) {
     const std::uint64_t length = take_le<std::uint64_t>("string length", field);
     need(length, "string", field);
-    std::string s(bytes_.data() + position_, static_cast<std::size_t>(length));
+    const std::string_view s(bytes_.data() + position_, static_cast<std::size_t>(length));
     position_ += static_cast<std::size_t>(length);
+    last_string_length_ = static_cast<std::size_t>(length);
     return s;
+  }
+  /// The length of the last string read.
+  std::size_t last_string_length() const { return last_string_length_; }
+
+  /// Skips `length` bytes of a field (throws when fewer are left).
+  void skip(std::uint64_t length, std::string_view field) {
+    field_start_ = position_;
+    need(length, "bytes of", field);
+    position_ += static_cast<std::size_t>(length);
   }
 
   std::vector<std::string> read_strings(std::string_view field) {
@@ -277,10 +300,25 @@ class BinaryReader {
     }
     std::vector<std::string> strings;
     strings.reserve(static_cast<std::size_t>(count));
-    for (std::uint64_t i = 0; i < count; ++i) {
-      strings.push_back(read_string(std::string(field) + "[" + std::to_string(i) + "]"));
-    }
+    for (std::uint64_t i = 0; i < count; ++i) strings.emplace_back(read_list_string(field, i));
     return strings;
+  }
+
+  /// String `index` of the list `field`, as a view: read_string_view, but the field's name
+  /// ("field[index]") is only spelled out when the string is not there.
+  std::string_view read_list_string(std::string_view field, std::uint64_t index) {
+    if (remaining() >= 8) {
+      const auto length = detail::decode_le<std::uint64_t>(bytes_.data() + position_);
+      if (length <= remaining() - 8) {
+        field_start_ = position_;
+        position_ += 8;
+        const std::string_view s(bytes_.data() + position_, static_cast<std::size_t>(length));
+        position_ += static_cast<std::size_t>(length);
+        last_string_length_ = static_cast<std::size_t>(length);
+        return s;
+      }
+    }
+    return read_string_view(std::string(field) + "[" + std::to_string(index) + "]");  // throws
   }
 
   /// Reads a matrix written under `name`, of any shape; converts the stored scalar type to Scalar.
@@ -297,12 +335,16 @@ class BinaryReader {
   template <class Scalar>
   void read_matrix_into(std::string_view name, Matrix<Scalar>& m) {
     const MatrixHeader header = read_matrix_header(name);
-    if (header.rows != m.rows() || header.cols != m.cols()) {
-      fail("matrix '" + std::string(name) + "' is " + std::to_string(header.rows) + " x " +
-           std::to_string(header.cols) + " in the file, the model expects " +
-           std::to_string(m.rows()) + " x " + std::to_string(m.cols()));
-    }
+    check_shape(name, header, m.rows(), m.cols());
     read_matrix_values(name, header, m);
+  }
+
+  /// Checks, without allocating, that a matrix written under `name` is `rows` x `cols`, fully
+  /// present and finite, and moves past it: what read_matrix_into would accept.
+  void check_matrix(std::string_view name, Index rows, Index cols) {
+    const MatrixHeader header = read_matrix_header(name);
+    check_shape(name, header, rows, cols);
+    for_each_value(name, header, [](Index, Index, double) {});
   }
 
   /// Throws unless every byte has been read.
@@ -321,6 +363,14 @@ class BinaryReader {
   std::string where() const {
     return context() + ", byte " + std::to_string(base_offset_ + field_start_);
   }
+  /// Throws std::runtime_error("<context()>: truncated at byte <position> while reading <kind>
+  /// '<field>' (<detail>)"): the complaint about a length the bytes left cannot hold.
+  [[noreturn]] void truncated(const char* kind, std::string_view field,
+                              const std::string& detail) const {
+    throw std::runtime_error(context() + ": truncated at byte " +
+                             std::to_string(base_offset_ + position_) + " while reading " + kind +
+                             " '" + std::string(field) + "' (" + detail + ")");
+  }
   /// Throws std::runtime_error("<where()>: <what>").
   [[noreturn]] void fail(const std::string& what) const {
     throw std::runtime_error(where() + ": " + what);
@@ -328,6 +378,8 @@ class BinaryReader {
 
   std::size_t position() const { return position_; }
   std::size_t remaining() const { return bytes_.size() - position_; }
+  /// Every byte the reader reads from.
+  std::string_view bytes() const { return bytes_; }
   const std::string& source() const { return source_; }
 
  private:
@@ -336,6 +388,17 @@ class BinaryReader {
     Index rows;
     Index cols;
   };
+
+  /// The largest matrix dimension a file may declare: 2^31 - 1, the most ids an int32 indexes.
+  static constexpr std::uint64_t max_dimension = 0x7FFFFFFF;
+
+  void check_shape(std::string_view name, const MatrixHeader& header, Index rows, Index cols) {
+    if (header.rows != rows || header.cols != cols) {
+      fail("matrix '" + std::string(name) + "' is " + std::to_string(header.rows) + " x " +
+           std::to_string(header.cols) + " in the file, the model expects " + std::to_string(rows) +
+           " x " + std::to_string(cols));
+    }
+  }
 
   template <class UInt>
   UInt take_le(const char* kind, std::string_view field) {
@@ -359,13 +422,6 @@ class BinaryReader {
     }
   }
 
-  [[noreturn]] void truncated(const char* kind, std::string_view field,
-                              const std::string& detail) const {
-    throw std::runtime_error(context() + ": truncated at byte " +
-                             std::to_string(base_offset_ + position_) + " while reading " + kind +
-                             " '" + std::string(field) + "' (" + detail + ")");
-  }
-
   MatrixHeader read_matrix_header(std::string_view name) {
     const std::string stored = read_string(std::string(name) + " (name)");
     if (stored != name) {
@@ -379,6 +435,13 @@ class BinaryReader {
     }
     const std::uint64_t rows = read_u64(std::string(name) + " (rows)");
     const std::uint64_t cols = read_u64(std::string(name) + " (cols)");
+    // Each dimension on its own first: with the other one 0, the byte count below is 0 whatever
+    // this one says, and it must still fit an Index.
+    if (rows > max_dimension || cols > max_dimension) {
+      fail("matrix '" + std::string(name) + "' declares " + std::to_string(rows) + " x " +
+           std::to_string(cols) + ", more than the largest dimension (" +
+           std::to_string(max_dimension) + ")");
+    }
     const std::uint64_t element_size = tag == 1 ? 4 : 8;
     // rows * cols * element_size <= remaining, checked without overflowing.
     const std::uint64_t capacity = remaining() / element_size;
@@ -393,6 +456,14 @@ class BinaryReader {
 
   template <class Scalar>
   void read_matrix_values(std::string_view name, const MatrixHeader& header, Matrix<Scalar>& m) {
+    for_each_value(name, header,
+                   [&](Index r, Index c, double value) { m(r, c) = static_cast<Scalar>(value); });
+  }
+
+  /// Calls f(row, col, value) for every stored value (column-major), after checking it is
+  /// finite, and moves past them (read_matrix_header has checked that they are all there).
+  template <class F>
+  void for_each_value(std::string_view name, const MatrixHeader& header, F&& f) {
     field_start_ = position_;
     const char* p = bytes_.data() + position_;
     for (Index c = 0; c < header.cols; ++c) {
@@ -411,7 +482,7 @@ class BinaryReader {
           fail("matrix '" + std::string(name) + "' holds a non-finite value at (" +
                std::to_string(r) + ", " + std::to_string(c) + ")");
         }
-        m(r, c) = static_cast<Scalar>(value);
+        f(r, c, value);
       }
     }
     position_ = static_cast<std::size_t>(p - bytes_.data());
@@ -422,17 +493,19 @@ class BinaryReader {
   std::size_t base_offset_ = 0;
   std::size_t position_ = 0;
   std::size_t field_start_ = 0;
+  std::size_t last_string_length_ = 0;
 };
 
 // ----- container
 // ----------------------------------------------------------------------------------
 
-/// The complete bytes of a model file holding `payload`.
-inline std::string encode_container(std::string_view payload) {
+/// The complete bytes of a model file holding `payload`, marked with format `version`.
+inline std::string encode_container(std::string_view payload,
+                                    std::uint32_t version = container_format_version) {
   std::string out;
   out.reserve(container_header_size + payload.size() + container_trailer_size);
   out.append(reinterpret_cast<const char*>(container_magic.data()), container_magic.size());
-  detail::append_le(out, container_format_version);
+  detail::append_le(out, version);
   detail::append_le(out, static_cast<std::uint64_t>(payload.size()));
   detail::append_le(out, crc32(out));
   out.append(payload.data(), payload.size());
@@ -440,10 +513,17 @@ inline std::string encode_container(std::string_view payload) {
   return out;
 }
 
-/// The payload of the model-file bytes `file` read from `path` (used in messages). Throws
-/// std::runtime_error("model file '<path>': ...") when they are not a complete, intact model file
-/// of this version: not a model file, other version, truncated, trailing bytes, checksum mismatch.
-inline std::string decode_container(std::string_view file, const std::string& path) {
+/// A checked container: its format version and a view of its payload inside the file's bytes.
+struct ContainerView {
+  std::uint32_t version = 0;
+  std::string_view payload;
+};
+
+/// Checks the model-file bytes `file` read from `path` (used in messages) and returns a view of
+/// its payload, without copying. Throws std::runtime_error("model file '<path>': ...") when they
+/// are not a complete, intact model file of a version this build reads: not a model file, other
+/// version, truncated, trailing bytes, checksum mismatch.
+inline ContainerView open_container(std::string_view file, const std::string& path) {
   const std::string where = "model file '" + path + "'";
   const std::size_t size = file.size();
   const std::size_t minimum = container_header_size + container_trailer_size;
@@ -460,12 +540,13 @@ inline std::string decode_container(std::string_view file, const std::string& pa
   }
   if (size < 12) truncated("a model file has at least " + std::to_string(minimum));
   const auto version = detail::decode_le<std::uint32_t>(file.data() + 8);
-  if (version != container_format_version) {
+  if (version < oldest_container_format_version || version > container_format_version) {
     throw std::runtime_error(
         where + ": format version " + std::to_string(version) + ", but this build of lstmner " +
-        "reads only version " + std::to_string(container_format_version) +
+        "reads only versions " + std::to_string(oldest_container_format_version) + " to " +
+        std::to_string(container_format_version) +
         (version > container_format_version ? " (the file was written by a newer lstmner)"
-                                            : " (the file was written by an older lstmner)"));
+                                            : " (no lstmner ever wrote that version)"));
   }
   if (size < container_header_size)
     truncated("a model file has at least " + std::to_string(minimum));
@@ -500,7 +581,12 @@ inline std::string decode_container(std::string_view file, const std::string& pa
     throw std::runtime_error(where + ": corrupted: checksum mismatch (stored " +
                              detail::hex32(stored) + ", computed " + detail::hex32(computed) + ")");
   }
-  return std::string(payload);
+  return {version, payload};
+}
+
+/// open_container's payload, copied.
+inline std::string decode_container(std::string_view file, const std::string& path) {
+  return std::string(open_container(file, path).payload);
 }
 
 namespace detail {
@@ -525,12 +611,27 @@ inline std::filesystem::path temporary_path_for(const std::filesystem::path& tar
 
 }  // namespace detail
 
-/// Writes `payload` as a model file at `path`, atomically: temporary file in the same directory,
-/// fsync, rename over `path`, fsync of the directory. Throws std::runtime_error naming the file
-/// and the system error; the temporary file is removed on every failure.
-inline void save_container(const std::string& path, std::string_view payload) {
-  const std::string where = "model file '" + path + "'";
-  const std::string bytes = encode_container(payload);
+/// The steps of save_container, in order, for tests that stop a save part way (see
+/// detail::save_step_hook).
+enum class SaveStep { temporary_created, written, flushed, renamed };
+
+namespace detail {
+
+/// Called at each SaveStep of every save_container when set: the crash-safety test kills its
+/// process there (tests/test_model_file.cpp). Not for anything else.
+inline void (*save_step_hook)(SaveStep) = nullptr;
+
+inline void save_step(SaveStep step) {
+  if (save_step_hook != nullptr) save_step_hook(step);
+}
+
+}  // namespace detail
+
+namespace detail {
+
+/// Writes `bytes` to `path` atomically (see save_container); `where` starts every message.
+inline void write_atomically(const std::string& path, std::string_view bytes,
+                             const std::string& where) {
   const std::filesystem::path target(path);
   if (target.filename().empty()) throw std::runtime_error(where + ": not a file name");
   const std::filesystem::path directory =
@@ -552,6 +653,14 @@ inline void save_container(const std::string& path, std::string_view payload) {
     ::unlink(temp.c_str());
     throw std::runtime_error(where + ": " + step + ": " + detail::errno_text(error));
   };
+  // A file saved over another keeps the old file's permission bits (not its owner: only root
+  // could give the new file another owner).
+  struct stat old_status {};
+  if (::stat(target.c_str(), &old_status) == 0 && S_ISREG(old_status.st_mode) &&
+      ::fchmod(fd, old_status.st_mode & 07777) != 0) {
+    fail("cannot give the new file the permissions of the old one", errno);
+  }
+  detail::save_step(SaveStep::temporary_created);
   std::size_t written = 0;
   while (written < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
@@ -561,11 +670,14 @@ inline void save_container(const std::string& path, std::string_view payload) {
     }
     written += static_cast<std::size_t>(n);
   }
+  detail::save_step(SaveStep::written);
   if (::fsync(fd) != 0) fail("cannot flush to disk", errno);
   const int closed = ::close(fd);
   fd = -1;
   if (closed != 0) fail("cannot close the temporary file", errno);
+  detail::save_step(SaveStep::flushed);
   if (::rename(temp.c_str(), target.c_str()) != 0) fail("cannot replace the file", errno);
+  detail::save_step(SaveStep::renamed);
   // Make the rename itself durable. Failing to open or sync a directory (some file systems do not
   // allow it) does not undo a completed, atomic rename, so it is not an error.
   const int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -596,30 +708,71 @@ inline void save_container(const std::string& path, std::string_view payload) {
 #endif
 }
 
-/// Reads the model file at `path` and returns its payload. Throws std::runtime_error naming the
-/// file: missing, unreadable, a directory or other non-regular file, or any of decode_container's
-/// failures.
-inline std::string load_container(const std::string& path) {
+}  // namespace detail
+
+/// Writes `payload` as a model file at `path`, atomically: temporary file in the same directory
+/// (with the permissions of the file it replaces, when there is one), fsync, rename over `path`,
+/// fsync of the directory. Throws std::runtime_error naming the file and the system error; the
+/// temporary file is removed on every failure.
+inline void save_container(const std::string& path, std::string_view payload) {
+  detail::write_atomically(path, encode_container(payload), "model file '" + path + "'");
+}
+
+/// Writes any file the way save_container writes a model (the tools' JSON outputs): a reader
+/// sees the old file or the new one, never half of one. Throws std::runtime_error("'<path>':
+/// <what failed>: <the system's reason>").
+inline void write_file_atomically(const std::string& path, std::string_view bytes) {
+  detail::write_atomically(path, bytes, "'" + path + "'");
+}
+
+/// Every byte of the model file at `path`, read with one allocation of the file's size. Throws
+/// std::runtime_error naming the file and the reason: missing, a directory or other non-regular
+/// file, unreadable (with the system's reason, e.g. "Permission denied").
+inline std::string read_model_file(const std::string& path) {
   const std::string where = "model file '" + path + "'";
   std::error_code error;
   const auto status = std::filesystem::status(path, error);
   if (error || !std::filesystem::exists(status)) {
-    throw std::runtime_error(where + ": does not exist");
+    const bool missing = !error || error == std::errc::no_such_file_or_directory;
+    throw std::runtime_error(where + (missing ? ": does not exist" : ": " + error.message()));
   }
   if (std::filesystem::is_directory(status)) throw std::runtime_error(where + ": is a directory");
   // A device or a pipe could stream forever (/dev/zero): model files are regular files.
   if (!std::filesystem::is_regular_file(status)) {
     throw std::runtime_error(where + ": is not a regular file");
   }
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(where + ": cannot open: " + detail::errno_text(errno));
+  if (!in) {
+    throw std::runtime_error(
+        where + ": cannot open: " +
+        (errno != 0 ? detail::errno_text(errno) : std::string("unknown error")));
+  }
+  const std::uintmax_t size = std::filesystem::file_size(path, error);
   std::string file;
+  if (!error && size <= std::numeric_limits<std::size_t>::max() / 2) {
+    file.resize(static_cast<std::size_t>(size));
+    in.read(file.data(), static_cast<std::streamsize>(file.size()));
+    file.resize(static_cast<std::size_t>(in.gcount()));
+  }
+  // A file that grew while being read: the rest, in chunks (its checksum then fails, most likely).
   char chunk[1 << 16];
   while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
     file.append(chunk, static_cast<std::size_t>(in.gcount()));
   }
   if (in.bad()) throw std::runtime_error(where + ": read error");
-  return decode_container(file, path);
+  return file;
+}
+
+/// Reads the model file at `path` and returns its payload: read_model_file's and
+/// decode_container's failures.
+inline std::string load_container(const std::string& path) {
+  std::string file = read_model_file(path);
+  const ContainerView view = open_container(file, path);
+  const std::size_t size = view.payload.size();
+  file.erase(0, container_header_size);  // the payload in place, without a second copy
+  file.resize(size);
+  return file;
 }
 
 }  // namespace lstmner

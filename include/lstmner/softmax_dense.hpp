@@ -75,6 +75,14 @@ class SoftmaxDense {
     init_glorot_uniform(W.value, rng);
   }
 
+  /// A zero layer of the given shape without gradient buffers (see ShapesOnly in param.hpp).
+  SoftmaxDense(Index input_dim, Index num_classes, ShapesOnly)
+      : W("W", num_classes, input_dim, shapes_only), b("b", num_classes, 1, shapes_only) {
+    require(input_dim >= 1 && num_classes >= 1,
+            "SoftmaxDense: input dimension and number of classes must be at least 1 (got D = " +
+                std::to_string(input_dim) + ", K = " + std::to_string(num_classes) + ")");
+  }
+
   Index input_dim() const { return W.value.cols(); }
   Index num_classes() const { return W.value.rows(); }
   /// Slot order: W, b.
@@ -139,6 +147,7 @@ class SoftmaxDense {
                              Tensor3<Scalar>& dx, Workspace& ws) const {
     check_input(x, lengths, "loss_backward");
     check_scores_and_targets(scores, targets, lengths, "loss_backward");
+    check_gradients("loss_backward");
     ws.d_scores.resize(scores.shape());
     ws.column_loss.resize(static_cast<std::size_t>(x.dim(1) * x.dim(2)));
     dx.resize(x.shape());
@@ -220,6 +229,7 @@ class SoftmaxDense {
   void backward(const Tensor3<Scalar>& x, const SequenceLengths& lengths,
                 const Tensor3<Scalar>& d_scores, Tensor3<Scalar>& dx) {
     check_input(x, lengths, "backward");
+    check_gradients("backward");
     lengths.check(d_scores, "SoftmaxDense: backward: d_scores");
     if (d_scores.dim(0) != num_classes()) {
       require(false, "SoftmaxDense: backward: d_scores has " + std::to_string(d_scores.dim(0)) +
@@ -261,6 +271,14 @@ class SoftmaxDense {
   }
 
  private:
+  void check_gradients(const char* pass) const {
+    if ((!W.frozen && !W.has_grad()) || (!b.frozen && !b.has_grad())) {
+      require(false, std::string("SoftmaxDense: ") + pass +
+                         ": no gradient buffers (a layer made with shapes_only, e.g. a loaded "
+                         "model's, has none until allocate_grad())");
+    }
+  }
+
   /// Calls f(column, b, t) for every real step, column = b + B*t of the (K, B*T) matrix.
   template <class F>
   static void for_each_real_step(const SequenceLengths& lengths, F&& f) {

@@ -43,14 +43,18 @@
 #include <lstmner/vocabulary.hpp>
 #include <lstmner/word_vectors.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -147,7 +151,9 @@ class Tagger {
       vector_table = std::move(table);
       tagger.vector_dim_ = vectors.dim();
     }
-    const std::vector<EncodedSentence> encoded = tagger.encoder_.encode_training_data(train);
+    const std::vector<EncodedSentence> encoded =
+        split_long_sentences(tagger.encoder_.encode_training_data(train),
+                             static_cast<std::size_t>(config.max_batch_tokens));
 
     tagger.network_ = TaggerNetwork<Scalar>(tagger.network_shape(), init_rng);
     if (auto* vectors = dynamic_cast<EmbeddingBlock<Scalar>*>(tagger.network_.block("vectors")))
@@ -166,6 +172,7 @@ class Tagger {
     }
     TrainingHistory result = trainer.fit(encoded, score_dev, callbacks);
     if (history != nullptr) *history = std::move(result);
+    tagger.network_.release_gradients();  // a trained Tagger predicts; it keeps none
     return tagger;
   }
 
@@ -202,7 +209,8 @@ class Tagger {
     return tag(std::vector<std::vector<std::string>>{tokens}, options).front();
   }
 
-  /// The entities of one tokenised sentence, with their confidences.
+  /// The entities of one tokenised sentence, with their confidences, decoded in the scheme of the
+  /// tags (in IOBES, `S-LOC S-LOC` is two entities).
   std::vector<EntitySpan> entities(const std::vector<std::string>& tokens) const {
     return tag(tokens).entities;
   }
@@ -261,73 +269,106 @@ class Tagger {
   /// fraction of steps (split_padded_batches): a few sentences of mixed length are then tagged
   /// in groups of similar length.
   double prediction_max_padding = 0.25;
+  /// The most tokens (sentences x the longest) a batch holds: what bounds predict()'s scratch
+  /// memory, about prediction_max_tokens x 8.5 KB per thread for the default model (hidden 100;
+  /// docs/reliability.md). A sentence longer than this is tagged in pieces of this many tokens,
+  /// each on its own (an entity can be cut where two pieces meet); CoNLL-2003's longest
+  /// sentence has 124 tokens.
+  std::size_t prediction_max_tokens = 4096;
 
   // ----- model files ---------------------------------------------------------------------------
 
   /// Writes the model atomically (temporary file + rename): a crash never leaves a half-written
-  /// file in place of a good one.
+  /// file in place of a good one. The file keeps the permissions of the one it replaces.
   void save(const std::string& path) const {
     require_trained("save");
-    BinaryWriter out;
-    out.write_string(model_kind);
-    detail::write_config(out, config_);
-    out.write_u32(static_cast<std::uint32_t>(input_scheme_));
-    out.write_u32(static_cast<std::uint32_t>(output_scheme_));
-    words().save(out);
-    out.write_strings(tags());
-    const NetworkShape& shape = network_.shape;
-    out.write_u64(static_cast<std::uint64_t>(shape.casing_classes));
-    const auto params = network_.params();  // read-only: the const overload
-    out.write_u64(params.size());
-    for (const auto* p : params) out.write_matrix(p->name, p->value);
-    save_container(path, out.buffer());
+    save_container(path, model_payload());
   }
 
-  /// Reads a model written by save(). Throws std::runtime_error naming the file and what is wrong
-  /// (missing, not a model, other version, truncated, corrupted) — never crashes. The loaded
-  /// Tagger runs on every available core (config().threads = 0; set_threads() changes it).
-  static Tagger load(const std::string& path) {
-    const std::string payload = load_container(path);
-    BinaryReader in(payload, path, container_header_size);
-    const std::string kind = in.read_string("model kind");
-    if (kind != model_kind) {
-      in.fail("holds a '" + kind + "', not a " + std::string(model_kind));
-    }
+  /// The bytes save() writes, in memory.
+  std::string to_bytes() const {
+    require_trained("to_bytes");
+    return encode_container(model_payload());
+  }
+
+  /// Reads a model written by save() (by this version, or by one that wrote format 1). Throws
+  /// std::runtime_error naming the file and what is wrong (missing, not a model, other version,
+  /// truncated, corrupted, inconsistent) — never crashes, and checks every size the file declares
+  /// against the bytes it holds before allocating anything of that size
+  /// (detail/model_file.hpp). The loaded Tagger runs on every available core (config().threads
+  /// = 0; set_threads() changes it) and has no gradient buffers (training allocates them).
+  static Tagger load(const std::string& path) { return from_bytes(read_model_file(path), path); }
+
+  /// The same from the bytes of a model file in memory; `name` stands for the file in messages.
+  static Tagger from_bytes(std::string_view bytes, const std::string& name = "<memory>") {
+    const ContainerView container = open_container(bytes, name);
+    const detail::ModelFile file(container.payload, container.version, name);  // checks it all
     Tagger tagger;
-    tagger.config_ = detail::read_config(in);
-    tagger.config_.threads = 0;  // the machine's, not the file's
-    tagger.input_scheme_ = detail::read_scheme(in, "input scheme");
-    tagger.output_scheme_ = detail::read_scheme(in, "output scheme");
-    Vocabulary words = Vocabulary::load(in);
-    std::vector<std::string> tags = in.read_strings("tags");
-    if (tags.empty()) in.fail("the model has no tags");
-    if (!words.has_unknown() || words.unknown_id() != unk_id || words.size() < 2) {
-      in.fail("the word vocabulary lacks <pad> and <unk> at ids 0 and 1");
-    }
-    tagger.encoder_ = SentenceEncoder(std::move(words), std::move(tags), tagger.config_);
-    NetworkShape shape = tagger.network_shape();
-    shape.casing_classes = static_cast<Index>(in.read_u64("casing classes"));
-    if (shape.casing_classes != num_casing_classes) {
-      in.fail(std::to_string(shape.casing_classes) + " casing classes, this version has " +
-              std::to_string(num_casing_classes));
-    }
-    Rng rng(0);  // shapes only; every value is overwritten below
-    tagger.network_ = TaggerNetwork<Scalar>(shape, rng);
-    auto params = tagger.network_.params();
-    const std::uint64_t count = in.read_u64("parameter count");
-    if (count != params.size()) {
-      in.fail(std::to_string(count) + " parameters, the configuration needs " +
-              std::to_string(params.size()));
-    }
-    for (auto* p : params) in.read_matrix_into(p->name, p->value);
-    in.expect_end();
+    tagger.config_ = file.header().config;
+    tagger.input_scheme_ = file.header().input_scheme;
+    tagger.output_scheme_ = file.header().output_scheme;
+    tagger.encoder_ = SentenceEncoder(file.vocabulary(), file.tags(), tagger.config_, file.chars());
+    tagger.encoder_.set_vectors(file.vectors());
+    tagger.vector_dim_ = file.shape().vector_dim;
+    tagger.network_ = TaggerNetwork<Scalar>(file.shape(), shapes_only);
+    file.read_parameters(tagger.network_.params());
     tagger.rules_ = make_transition_rules(tagger.tags(), tagger.config_.train_scheme);
     tagger.network_.head->set_training_rules(tagger.decoding_rules());
     return tagger;
   }
 
  private:
-  static constexpr const char* model_kind = "lstmner.Tagger";
+  /// Training sentences longer than `max_tokens`, cut into pieces of at most that many tokens
+  /// (what keeps a training batch within TaggerConfig::max_batch_tokens).
+  static std::vector<EncodedSentence> split_long_sentences(std::vector<EncodedSentence> data,
+                                                           std::size_t max_tokens) {
+    bool any = false;
+    for (const EncodedSentence& s : data) any = any || s.size() > max_tokens;
+    if (!any) return data;
+    std::vector<EncodedSentence> pieces;
+    auto slice = [](const auto& v, std::size_t begin, std::size_t end) {
+      using V = std::decay_t<decltype(v)>;
+      return v.empty() ? V()
+                       : V(v.begin() + static_cast<std::ptrdiff_t>(begin),
+                           v.begin() + static_cast<std::ptrdiff_t>(end));
+    };
+    for (EncodedSentence& s : data) {
+      if (s.size() <= max_tokens) {
+        pieces.push_back(std::move(s));
+        continue;
+      }
+      for (std::size_t begin = 0; begin < s.size(); begin += max_tokens) {
+        const std::size_t end = std::min(s.size(), begin + max_tokens);
+        EncodedSentence piece;
+        piece.words = slice(s.words, begin, end);
+        piece.casing = slice(s.casing, begin, end);
+        piece.tags = slice(s.tags, begin, end);
+        piece.singleton = slice(s.singleton, begin, end);
+        piece.vectors = slice(s.vectors, begin, end);
+        if (!s.char_offsets.empty()) {  // token i's characters: [char_offsets[i], [i + 1])
+          const std::int32_t first = s.char_offsets[begin];
+          piece.chars = slice(s.chars, static_cast<std::size_t>(first),
+                              static_cast<std::size_t>(s.char_offsets[end]));
+          for (std::size_t i = begin; i <= end; ++i)
+            piece.char_offsets.push_back(s.char_offsets[i] - first);
+        }
+        pieces.push_back(std::move(piece));
+      }
+    }
+    return pieces;
+  }
+
+  std::string model_payload() const {
+    detail::ModelHeader header;
+    header.config = config_;
+    header.config.threads = 0;  // the machine's, not the model's: a loaded model uses every core
+    header.input_scheme = input_scheme_;
+    header.output_scheme = output_scheme_;
+    header.casing_classes = static_cast<std::uint64_t>(network_.shape.casing_classes);
+    header.vector_dim = static_cast<std::uint64_t>(network_.shape.vector_dim);
+    return detail::write_model<Scalar>(header, words(), tags(), encoder_.chars(),
+                                       encoder_.vectors(), network_.params());
+  }
 
   /// What one thread needs to tag a batch. Kept between predict() calls (in scratch_), so its
   /// buffers are sized once for the largest batch instead of regrown, page by page, every call.
@@ -341,7 +382,9 @@ class Tagger {
   };
 
   /// Tags `sentences` (empty ones get no tags) and hands each one's analysis to
-  /// deliver(index, analyzed): tags only without `options`.
+  /// deliver(index, analyzed): tags only without `options`. A sentence longer than
+  /// prediction_max_tokens is tagged in pieces of that many tokens, each on its own; its tags and
+  /// entities are those of its pieces, one after the other, and it gets no n-best list.
   template <class Deliver>
   void run_prediction(const std::vector<std::vector<std::string>>& sentences,
                       const TaggingOptions* options, Deliver&& deliver) const {
@@ -350,20 +393,69 @@ class Tagger {
             "Tagger::predict: prediction_batch_size must be at least 1");
     require(prediction_max_padding >= 0.0,  // false for NaN too
             "Tagger::predict: prediction_max_padding must be at least 0");
-    const detail::PredictionPlan plan =
-        detail::plan_prediction(sentences, prediction_batch_size, prediction_max_padding);
-    std::vector<EncodedSentence> encoded(plan.source.size());  // filled batch by batch
+    require(prediction_max_tokens >= 1,
+            "Tagger::predict: prediction_max_tokens must be at least 1");
+    const detail::PredictionPlan plan = detail::plan_prediction(
+        sentences, prediction_batch_size, prediction_max_padding, prediction_max_tokens);
+    const std::size_t P = plan.source.size();
+    auto is_piece = [&](std::size_t i) {
+      return plan.length[i] != sentences[plan.source[i]].size();
+    };
+    std::vector<EncodedSentence> encoded(P);                // filled batch by batch
+    std::vector<std::vector<std::string>> piece_tokens(P);  // only for pieces of a sentence
+    std::vector<TaggedSentence> piece_results(P);           // likewise
     std::vector<char> delivered(sentences.size(), 0);
     detail::run_prediction(plan, context(), [&](std::size_t k, ExecutionContext& stages) {
       const std::vector<std::size_t>& indices = plan.batches[k];
-      for (std::size_t i : indices) encoded[i] = encoder_.encode(sentences[plan.source[i]], false);
+      for (std::size_t i : indices) {
+        const std::vector<std::string>& sentence = sentences[plan.source[i]];
+        if (is_piece(i)) {
+          const auto first = sentence.begin() + static_cast<std::ptrdiff_t>(plan.begin[i]);
+          piece_tokens[i].assign(first, first + static_cast<std::ptrdiff_t>(plan.length[i]));
+          encoded[i] = encoder_.encode(piece_tokens[i], false);
+        } else {
+          encoded[i] = encoder_.encode(sentence, false);
+        }
+      }
       auto lease = scratch_.acquire();
-      predict_batch(encoded, indices, sentences, plan.source, options, *lease, stages,
-                    [&](std::size_t i, TaggedSentence& analyzed) {
-                      delivered[plan.source[i]] = 1;
-                      deliver(plan.source[i], analyzed);
-                    });
+      predict_batch(
+          encoded, indices,
+          [&](std::size_t i) -> const std::vector<std::string>& {
+            return is_piece(i) ? piece_tokens[i] : sentences[plan.source[i]];
+          },
+          options, *lease, stages,
+          [&](std::size_t i, TaggedSentence& analyzed) {
+            encoded[i] = EncodedSentence();  // tagged: its ids are not needed again
+            if (is_piece(i)) {
+              piece_results[i] = std::move(analyzed);
+              piece_tokens[i] = std::vector<std::string>();
+              return;
+            }
+            delivered[plan.source[i]] = 1;
+            deliver(plan.source[i], analyzed);
+          });
     });
+    // The sentences tagged in pieces: their pieces are consecutive in the plan, in order.
+    for (std::size_t i = 0; i < P;) {
+      if (!is_piece(i)) {
+        ++i;
+        continue;
+      }
+      const std::size_t s = plan.source[i];
+      TaggedSentence whole;
+      for (; i < P && plan.source[i] == s; ++i) {
+        TaggedSentence& piece = piece_results[i];
+        for (EntitySpan& e : piece.entities) {
+          e.begin += plan.begin[i];
+          e.end += plan.begin[i];
+          whole.entities.push_back(std::move(e));
+        }
+        std::move(piece.tags.begin(), piece.tags.end(), std::back_inserter(whole.tags));
+        piece = TaggedSentence();
+      }
+      delivered[s] = 1;
+      deliver(s, whole);
+    }
     TaggedSentence empty;
     for (std::size_t i = 0; i < sentences.size(); ++i)
       if (!delivered[i]) deliver(i, empty);
@@ -379,13 +471,12 @@ class Tagger {
 
   /// Tags the sentences `indices` of `encoded` (the network's stages on `stages`) and hands each
   /// one's analysis, in output_scheme(), to `deliver(index, analyzed)`.
-  template <class Deliver>
+  /// tokens_of(index) is the tokens of encoded[index].
+  template <class TokensOf, class Deliver>
   void predict_batch(const std::vector<EncodedSentence>& encoded,
-                     const std::vector<std::size_t>& indices,
-                     const std::vector<std::vector<std::string>>& sentences,
-                     const std::vector<std::size_t>& source, const TaggingOptions* options,
-                     PredictionScratch& scratch, ExecutionContext& stages,
-                     Deliver&& deliver) const {
+                     const std::vector<std::size_t>& indices, TokensOf&& tokens_of,
+                     const TaggingOptions* options, PredictionScratch& scratch,
+                     ExecutionContext& stages, Deliver&& deliver) const {
     Batch& batch = scratch.batch;
     fill_batch(encoded, indices, batch);
     network_.forward(batch, scratch.network, stages, nullptr);
@@ -406,7 +497,7 @@ class Tagger {
       out.entities.clear();
       out.nbest.clear();
       if (options != nullptr) {
-        const std::vector<std::string>& tokens = sentences[source[index]];
+        const std::vector<std::string>& tokens = tokens_of(index);
         if (options->confidences) {
           for (const EntityConfidence& e : head.entity_confidences(
                    scores, rules, scratch.ids, tags(), config_.train_scheme, head_state)) {

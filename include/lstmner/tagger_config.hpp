@@ -99,6 +99,11 @@ struct TaggerConfig {
   double momentum = 0.9;   ///< SGD only
   double clip_norm = 5.0;  ///< global gradient-norm clip; 0 disables
   int batch_size = 32;
+  /// The most tokens (sentences x the longest) a training batch holds: a batch of longer
+  /// sentences is cut into smaller ones, and a longer sentence is trained on in pieces of this
+  /// many tokens. It bounds training memory (docs/reliability.md); CoNLL-2003's batches of 32
+  /// never reach it.
+  int max_batch_tokens = 8192;
   int epochs = 30;
   int patience = 5;  ///< stop after this many epochs without a better dev F1; 0 = never
   /// Checkpoint averaging: score (and keep) the mean of the weights at the end of the last N
@@ -144,6 +149,7 @@ struct TaggerConfig {
     check(std::isfinite(clip_norm) && clip_norm >= 0.0, "clip_norm",
           "must be >= 0 (0 disables clipping)");
     check(batch_size >= 1 && batch_size <= 65536, "batch_size", "must be in 1..65536");
+    check(max_batch_tokens >= 1, "max_batch_tokens", "must be at least 1");
     check(epochs >= 1, "epochs", "must be at least 1");
     check(patience >= 0, "patience", "must be >= 0 (0 disables early stopping)");
     check(average_checkpoints >= 0 && average_checkpoints <= 100, "average_checkpoints",

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <new>
 #include <sstream>
 #include <stdexcept>
@@ -122,11 +123,16 @@ class Tensor {
   explicit Tensor(const Shape& shape) { resize(shape); }
 
   /// Sets the shape; the contents are unspecified afterwards (call setZero() when it matters).
+  /// Throws std::invalid_argument for a negative dimension, or a shape whose size in bytes does
+  /// not fit in an Index (the product is checked before it can overflow).
   void resize(const Shape& shape) {
+    constexpr Index max_elements = std::numeric_limits<Index>::max() / Index(sizeof(Scalar));
     Index n = 1;
     for (Index d : shape) {
       // The message is built only on failure: resize runs in every training step.
       if (d < 0) require(false, "Tensor: negative dimension in shape " + shape_string(shape));
+      if (d != 0 && n > max_elements / d)
+        require(false, "Tensor: the shape " + shape_string(shape) + " has too many elements");
       n *= d;
     }
     shape_ = shape;

@@ -84,6 +84,8 @@ class Trainer {
   static constexpr Index elements_per_part = 16384;
 
   /// `unk_id`: the word id that <unk> replacement substitutes. The context runs every stage.
+  /// A network without gradient buffers (a loaded model's) gets them here, so a loaded model can
+  /// be trained further.
   Trainer(TaggerNetwork<Scalar>& network, const TaggerConfig& config, std::int32_t unk_id,
           ExecutionContext& context)
       : network_(network),
@@ -92,6 +94,7 @@ class Trainer {
         context_(context),
         rng_(config.seed ^ 0x5EEDull) {
     config_.validate();
+    network_.allocate_gradients();  // a loaded network has none
   }
 
   /// Trains on `train` (tagged), scoring with `score_dev` after each epoch when it is set.
@@ -227,8 +230,11 @@ class Trainer {
   EpochSummary run_epoch(const std::vector<EncodedSentence>& train, const ParamList<Scalar>& params,
                          int epoch, std::size_t tokens_total, const TrainingCallbacks& callbacks) {
     const auto t0 = Clock::now();
-    const auto batches =
-        bucket_by_length(train, static_cast<std::size_t>(config_.batch_size), &rng_);
+    std::vector<std::size_t> lengths(train.size());
+    for (std::size_t i = 0; i < train.size(); ++i) lengths[i] = train[i].size();
+    const auto batches = split_batches_by_tokens(
+        lengths, bucket_by_length(lengths, static_cast<std::size_t>(config_.batch_size), &rng_),
+        static_cast<std::size_t>(config_.max_batch_tokens));
     double loss_sum = 0.0;
     std::size_t tokens_done = 0;
     for (std::size_t i = 0; i < batches.size(); ++i) {

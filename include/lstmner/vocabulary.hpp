@@ -24,13 +24,17 @@
 ///
 /// Model files (serialize.hpp): save() writes the kind marker "lstmner.Vocabulary", the
 /// normalisation flags, the strings in id order, their counts and the unknown id (-1 for none);
-/// load() checks all of it and throws std::runtime_error naming the file and field.
+/// load() checks all of it and throws std::runtime_error naming the file and field. check() does
+/// the same checks without building anything (its only allocation is 8 bytes per entry, half of
+/// the least an entry takes in the file), and load() runs it first: a damaged vocabulary is
+/// rejected before the memory of a real one is spent on it.
 
 #include <lstmner/serialize.hpp>
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -193,7 +197,68 @@ class Vocabulary {
     out.write_i32(unknown_id_);
   }
 
+  /// What check() finds out about a stored vocabulary.
+  struct Summary {
+    std::size_t size = 0;
+    std::int32_t unknown_id = -1;
+  };
+
+  /// Checks a vocabulary written by save() as load() does and moves `in` past it, building
+  /// nothing.
+  static Summary check(BinaryReader& in) {
+    const std::string_view marker = in.read_string_view("vocabulary kind");
+    if (marker != kind) in.fail("expected a vocabulary, found '" + std::string(marker) + "'");
+    in.read_bool("vocabulary lowercase");
+    in.read_bool("vocabulary digits_to_zero");
+    const std::uint64_t size = in.read_u64("vocabulary entries (string count)");
+    // Every string takes at least its 8-byte length: bound the count before reserving.
+    if (size > in.remaining() / 8) {
+      in.truncated(
+          "list of strings", "vocabulary entries",
+          std::to_string(size) + " strings need at least " + std::to_string(size) + " x 8 bytes");
+    }
+    if (size > static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max())) {
+      in.fail("more vocabulary entries than int32 ids");
+    }
+    // Duplicates are found by sorting the entries' 64-bit hashes (8 bytes per entry); only when
+    // two hashes are equal are the entries themselves compared.
+    const BinaryReader entries_start = in;
+    std::vector<std::uint64_t> hashes;
+    hashes.reserve(static_cast<std::size_t>(size));
+    for (std::uint64_t i = 0; i < size; ++i)
+      hashes.push_back(std::hash<std::string_view>{}(in.read_list_string("vocabulary entries", i)));
+    const std::uint64_t count_size = in.read_u64("vocabulary count size");
+    if (count_size != size) {
+      in.fail(std::to_string(count_size) + " counts for " + std::to_string(size) +
+              " vocabulary entries");
+    }
+    in.skip(count_size * 8, "vocabulary counts");
+    std::sort(hashes.begin(), hashes.end());
+    if (std::adjacent_find(hashes.begin(), hashes.end()) != hashes.end()) {
+      hashes = std::vector<std::uint64_t>();
+      BinaryReader again = entries_start;
+      std::vector<std::string_view> words;
+      words.reserve(static_cast<std::size_t>(size));
+      for (std::uint64_t i = 0; i < size; ++i)
+        words.push_back(again.read_list_string("vocabulary entries", i));
+      std::sort(words.begin(), words.end());
+      const auto twice = std::adjacent_find(words.begin(), words.end());
+      if (twice != words.end())
+        in.fail("vocabulary entry '" + std::string(*twice) + "' appears twice");
+    }
+    const std::int32_t unknown_id = in.read_i32("vocabulary unknown id");
+    if (unknown_id < -1 || unknown_id >= static_cast<std::int64_t>(size)) {
+      in.fail("unknown id " + std::to_string(unknown_id) + " outside the vocabulary of " +
+              std::to_string(size) + " entries");
+    }
+    return {static_cast<std::size_t>(size), unknown_id};
+  }
+
   static Vocabulary load(BinaryReader& in) {
+    {
+      BinaryReader probe = in;
+      check(probe);
+    }
     const std::string marker = in.read_string("vocabulary kind");
     if (marker != kind) in.fail("expected a vocabulary, found '" + marker + "'");
     Vocabulary v;

@@ -7,8 +7,8 @@
 set -euo pipefail
 bin=$1
 data=${LSTMNER_DATA:-}
-if [[ -z "$data" || ! -f "$data/train.txt" ]]; then
-  echo "SKIPPED: CoNLL-2003 not found (set LSTMNER_DATA to the directory holding train.txt)"
+if [[ -z "$data" || ! -f "$data/train.txt" || ! -f "$data/valid.txt" ]]; then
+  echo "SKIPPED: CoNLL-2003 not found (set LSTMNER_DATA to the directory holding train.txt and valid.txt)"
   exit 77
 fi
 floor=80

@@ -91,7 +91,7 @@ check "  ... in its message" grep -q "nope.txt" "$work/err"
 printf 'EU NNP I-NP I-ORG\nrejects VBZ I-VP\n' >"$work/bad.txt"
 expect_exit 1 "train rejects a malformed file" "$bin/lstmner-train" --train "$work/bad.txt" -q
 check "  ... naming file and line" grep -q "bad.txt.*2" "$work/err"
-expect_exit 1 "train rejects a bad config value" "$bin/lstmner-train" --data "$sample" --dropout 1.5 -q
+expect_exit 2 "train rejects a bad config value (a command-line mistake)" "$bin/lstmner-train" --data "$sample" --dropout 1.5 -q
 check "  ... naming the field" grep -q "dropout" "$work/err"
 expect_exit 2 "train without data explains itself" env -u LSTMNER_DATA "$bin/lstmner-train" -q
 expect_exit 0 "train --help" "$bin/lstmner-train" --help
@@ -169,7 +169,7 @@ expect_exit 1 "tag rejects a corrupt model" "$bin/lstmner-tag" --model "$work/co
 check "  ... naming it" grep -q "corrupt.model" "$work/err"
 expect_exit 1 "tag names a missing input" "$bin/lstmner-tag" --model "$work/m.model" "$work/missing.txt"
 check "  ... in its message" grep -q "missing.txt" "$work/err"
-expect_exit 105 "tag rejects an unknown input format" "$bin/lstmner-tag" --model "$work/m.model" --input-format xml
+expect_exit 2 "tag rejects an unknown input format" "$bin/lstmner-tag" --model "$work/m.model" --input-format xml
 
 echo "$passes passed, $failures failed"
 exit $((failures > 0))

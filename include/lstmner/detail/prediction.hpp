@@ -7,6 +7,11 @@
 /// running its batch's network stages alone; a single batch runs its stages on every thread.
 /// Every batch is computed the same way whichever thread runs it (network.hpp), so the tags do
 /// not depend on the thread count.
+///
+/// Memory: a batch holds at most `max_tokens` padded tokens (sentences x the longest), and a
+/// sentence longer than that is tagged in pieces of `max_tokens` tokens, each on its own. The
+/// network's scratch memory per thread is then bounded by max_tokens tokens, whatever the input
+/// (docs/reliability.md gives the bytes per token).
 
 #include <lstmner/batch.hpp>
 #include <lstmner/execution_context.hpp>
@@ -14,6 +19,7 @@
 #include <algorithm>
 #include <climits>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,23 +27,30 @@ namespace lstmner {
 namespace detail {
 
 struct PredictionPlan {
-  /// Sentence i of the batches is sentences[source[i]] (empty sentences are left out).
-  std::vector<std::size_t> source;
+  /// Piece i of the batches is tokens [begin[i], begin[i] + length[i]) of sentences[source[i]]
+  /// (a whole sentence unless it is longer than max_tokens; empty sentences are left out).
+  std::vector<std::size_t> source, begin, length;
   /// The batches, longest first: indices into `source`.
   std::vector<std::vector<std::size_t>> batches;
 };
 
 inline PredictionPlan plan_prediction(const std::vector<std::vector<std::string>>& sentences,
-                                      std::size_t batch_size, double max_padding) {
+                                      std::size_t batch_size, double max_padding,
+                                      std::size_t max_tokens = SIZE_MAX) {
   PredictionPlan plan;
-  std::vector<std::size_t> lengths;
   for (std::size_t i = 0; i < sentences.size(); ++i) {
-    if (sentences[i].empty()) continue;
-    plan.source.push_back(i);
-    lengths.push_back(sentences[i].size());
+    for (std::size_t begin = 0; begin < sentences[i].size(); begin += max_tokens) {
+      plan.source.push_back(i);
+      plan.begin.push_back(begin);
+      plan.length.push_back(std::min(max_tokens, sentences[i].size() - begin));
+      if (sentences[i].size() - begin <= max_tokens) break;
+    }
   }
   if (plan.source.empty()) return plan;
-  plan.batches = split_padded_batches(lengths, bucket_by_length(lengths, batch_size), max_padding);
+  const auto& lengths = plan.length;
+  plan.batches = split_batches_by_tokens(
+      lengths, split_padded_batches(lengths, bucket_by_length(lengths, batch_size), max_padding),
+      max_tokens);
   std::reverse(plan.batches.begin(), plan.batches.end());
   return plan;
 }

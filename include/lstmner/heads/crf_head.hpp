@@ -50,6 +50,15 @@ class CrfHead final : public OutputHead<Scalar> {
 
   CrfHead(Index input_dim, Index num_tags, Rng& rng)
       : dense(input_dim, num_tags, rng), crf(num_tags) {
+    name_params();
+  }
+  /// Zero parameters without gradient buffers (see ShapesOnly in param.hpp).
+  CrfHead(Index input_dim, Index num_tags, ShapesOnly)
+      : dense(input_dim, num_tags, shapes_only), crf(num_tags, shapes_only) {
+    name_params();
+  }
+
+  void name_params() {
     dense.W.name = "output.W";
     dense.b.name = "output.b";
     for (auto* p : crf.params()) p->name = "crf." + p->name;

@@ -44,8 +44,10 @@ class SoftmaxHead final : public OutputHead<Scalar> {
 
   SoftmaxDense<Scalar> dense;
 
-  SoftmaxHead(Index input_dim, Index num_tags, Rng& rng)
-      : dense(input_dim, num_tags, rng), zero_crf_(num_tags) {
+  /// With `shapes_only` instead of an Rng: zero weights, no gradient buffers (param.hpp).
+  template <class Init>
+  SoftmaxHead(Index input_dim, Index num_tags, Init&& init)
+      : dense(input_dim, num_tags, init), zero_crf_(num_tags, shapes_only) {
     dense.W.name = "output.W";
     dense.b.name = "output.b";
   }

@@ -1,15 +1,16 @@
 #pragma once
 /// \file metrics/evaluate.hpp
 /// extract_entities() and evaluate(): the entities of a tag sequence and the score of predicted
-/// tag sequences against gold ones, under conlleval's or seqeval's rules. Part of metrics.hpp.
+/// tag sequences against gold ones, under conlleval's or seqeval's rules (evaluate() runs the
+/// streaming Scorer of scorer.hpp over them). Part of metrics.hpp.
 
 #include <lstmner/metrics/conlleval_counter.hpp>
 #include <lstmner/metrics/detail/conlleval_chunks.hpp>
 #include <lstmner/metrics/detail/scores.hpp>
 #include <lstmner/metrics/detail/seqeval_chunks.hpp>
-#include <lstmner/metrics/detail/seqeval_matching.hpp>
 #include <lstmner/metrics/detail/seqeval_strict.hpp>
 #include <lstmner/metrics/report.hpp>
+#include <lstmner/metrics/scorer.hpp>
 #include <lstmner/metrics/scoring_options.hpp>
 #include <lstmner/tag_scheme.hpp>
 
@@ -94,52 +95,9 @@ inline EvaluationReport evaluate(const std::vector<std::vector<std::string>>& go
                                  const std::vector<std::vector<std::string>>& predicted,
                                  const ScoringOptions& options = {}) {
   detail::check_same_shape(gold, predicted);
-  EvaluationReport report;
-  if (options.mode == ScoringMode::Conlleval) {
-    ConllevalCounter counter;
-    for (std::size_t s = 0; s < gold.size(); ++s) {
-      for (std::size_t i = 0; i < gold[s].size(); ++i) counter.add(gold[s][i], predicted[s][i]);
-      counter.add_boundary();
-    }
-    return counter.report();
-  }
-
-  detail::SpansByType gold_spans, predicted_spans;
-  std::optional<TagScheme> scheme;
-  if (options.mode == ScoringMode::Seqeval) {
-    // seqeval joins the sentences with an "O" after each; positions are global.
-    std::vector<detail::SeqevalChunk> chunks;
-    std::vector<std::string> joined_gold, joined_predicted;
-    for (std::size_t s = 0; s < gold.size(); ++s) {
-      joined_gold.insert(joined_gold.end(), gold[s].begin(), gold[s].end());
-      joined_gold.push_back("O");
-      joined_predicted.insert(joined_predicted.end(), predicted[s].begin(), predicted[s].end());
-      joined_predicted.push_back("O");
-    }
-    detail::seqeval_chunks(joined_gold, 0, chunks);
-    for (const auto& c : chunks) detail::add_span(gold_spans, c.type, {0, {c.begin, c.last}});
-    chunks.clear();
-    detail::seqeval_chunks(joined_predicted, 0, chunks);
-    for (const auto& c : chunks) detail::add_span(predicted_spans, c.type, {0, {c.begin, c.last}});
-  } else {
-    scheme = options.scheme ? *options.scheme : detail::seqeval_auto_detect(gold);
-    for (std::size_t s = 0; s < gold.size(); ++s) {
-      for (const Entity& e : detail::strict_entities(gold[s], *scheme, s))
-        detail::add_span(gold_spans, e.type, {s, {e.begin, e.end}});
-      for (const Entity& e : detail::strict_entities(predicted[s], *scheme, s))
-        detail::add_span(predicted_spans, e.type, {s, {e.begin, e.end}});
-    }
-  }
-  report = detail::report_from_spans(gold_spans, predicted_spans);
-  report.mode = options.mode;
-  report.scheme = scheme;
-  for (std::size_t s = 0; s < gold.size(); ++s) {
-    report.tokens += gold[s].size();
-    for (std::size_t i = 0; i < gold[s].size(); ++i)
-      if (gold[s][i] == predicted[s][i]) ++report.correct_tokens;
-  }
-  detail::finish_report(report);
-  return report;
+  Scorer scorer(options);
+  for (std::size_t s = 0; s < gold.size(); ++s) scorer.add_sentence(gold[s], predicted[s]);
+  return scorer.report();
 }
 
 }  // namespace lstmner

@@ -1,8 +1,9 @@
 #pragma once
 /// \file metrics/prediction_file.hpp
 /// read_prediction_file(): conlleval's input format (token lines ending in a gold and a predicted
-/// tag, blank lines between sentences), read line by line as conlleval reads it. Part of
-/// metrics.hpp.
+/// tag, blank lines between sentences), read line by line as conlleval reads it; and
+/// scan_prediction_file(), the same reader handing each token over instead of keeping it (with
+/// the Scorer, a file of any size is scored in the memory of one line). Part of metrics.hpp.
 
 #include <lstmner/metrics/conlleval_counter.hpp>
 
@@ -47,20 +48,36 @@ struct PredictionFile {
   std::size_t lines = 0;
 };
 
+/// One token line of a prediction file, as scan_prediction_file hands it over (views into the
+/// line, valid during the call).
+struct PredictionToken {
+  std::string_view word;  ///< the first field
+  std::string_view gold, predicted;
+  std::size_t line = 0;  ///< 1-based
+};
+
 /// Reads conlleval's input format: fields split on `delimiter` (trailing empty fields dropped),
 /// the last two fields gold and predicted tag, blank lines (or lines starting with -X-) between
 /// sentences. A trailing CR is removed from every line (conlleval would keep it in the last tag).
 /// Throws std::runtime_error naming `name` and the line, where conlleval stops with an error:
 /// a non-empty line with a different number of fields than the file's first line, or fewer
 /// than two fields.
-inline PredictionFile read_prediction_file(std::istream& in, const std::string& name,
-                                           const PredictionFileOptions& options = {}) {
+///
+/// This form keeps nothing: it hands every token of a sentence to `on_token(PredictionToken)`
+/// and calls `on_sentence_end()` after each sentence (-DOCSTART- lines are neither; they end the
+/// sentence before them), and returns the file with empty `gold`, `predicted`, `tokens` and
+/// `first_lines`. Its memory is
+/// that of the longest line.
+template <class OnToken, class OnSentenceEnd>
+PredictionFile scan_prediction_file(std::istream& in, const std::string& name,
+                                    const PredictionFileOptions& options, OnToken&& on_token,
+                                    OnSentenceEnd&& on_sentence_end) {
   if (options.delimiter.empty())
     throw std::invalid_argument("lstmner: read_prediction_file: empty delimiter");
   PredictionFile file;
   std::string line;
   std::vector<std::string_view> fields;
-  std::vector<std::string> gold_sentence, predicted_sentence, token_sentence;
+  bool in_sentence = false;
   std::optional<std::size_t> field_count;  // conlleval's $nbrOfFeatures (set by the first line)
   std::string raw_gold, raw_predicted;
   auto fail = [&](const std::string& what) {
@@ -68,14 +85,8 @@ inline PredictionFile read_prediction_file(std::istream& in, const std::string& 
                              std::to_string(file.lines) + ": " + what);
   };
   auto end_sentence = [&]() {
-    if (!gold_sentence.empty()) {
-      file.gold.push_back(std::move(gold_sentence));
-      file.predicted.push_back(std::move(predicted_sentence));
-      file.tokens.push_back(std::move(token_sentence));
-      gold_sentence.clear();
-      predicted_sentence.clear();
-      token_sentence.clear();
-    }
+    if (in_sentence) on_sentence_end();
+    in_sentence = false;
   };
   while (std::getline(in, line)) {
     ++file.lines;
@@ -120,14 +131,42 @@ inline PredictionFile read_prediction_file(std::istream& in, const std::string& 
     if (fields[0] == options.docstart) {
       end_sentence();
     } else {
-      if (gold_sentence.empty()) file.first_lines.push_back(file.lines);
-      gold_sentence.emplace_back(gold);
-      predicted_sentence.emplace_back(predicted);
-      token_sentence.emplace_back(fields[0]);
+      on_token(PredictionToken{fields[0], gold, predicted, file.lines});
+      in_sentence = true;
     }
   }
   if (in.bad()) throw std::runtime_error("lstmner: read_prediction_file: " + name + ": read error");
   end_sentence();
+  return file;
+}
+
+/// The same, keeping every sentence's tags, tokens and first line in the returned file's `gold`,
+/// `predicted`, `tokens` and `first_lines`.
+inline PredictionFile read_prediction_file(std::istream& in, const std::string& name,
+                                           const PredictionFileOptions& options = {}) {
+  std::vector<std::vector<std::string>> gold, predicted, tokens;
+  std::vector<std::size_t> first_lines;
+  std::vector<std::string> gold_sentence, predicted_sentence, token_sentence;
+  PredictionFile file = scan_prediction_file(
+      in, name, options,
+      [&](const PredictionToken& token) {
+        if (gold_sentence.empty()) first_lines.push_back(token.line);
+        gold_sentence.emplace_back(token.gold);
+        predicted_sentence.emplace_back(token.predicted);
+        token_sentence.emplace_back(token.word);
+      },
+      [&]() {
+        gold.push_back(std::move(gold_sentence));
+        predicted.push_back(std::move(predicted_sentence));
+        tokens.push_back(std::move(token_sentence));
+        gold_sentence.clear();
+        predicted_sentence.clear();
+        token_sentence.clear();
+      });
+  file.gold = std::move(gold);
+  file.predicted = std::move(predicted);
+  file.tokens = std::move(tokens);
+  file.first_lines = std::move(first_lines);
   return file;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 /// \file metrics/detail/seqeval_chunks.hpp
 /// seqeval's default mode (seqeval.metrics.sequence_labeling): its tag split, end_of_chunk,
-/// start_of_chunk and get_entities().
+/// start_of_chunk and get_entities(), over a whole sequence (seqeval_chunks) and one tag at a
+/// time (SeqevalChunker, what the streaming Scorer runs).
 
 #include <cstddef>
 #include <string>
@@ -68,6 +69,47 @@ inline void seqeval_chunks(const std::vector<std::string>& tags, std::size_t sen
     prev_type = t.type;
   }
 }
+
+/// seqeval_chunks one tag at a time, over sentences joined with an "O" after each (seqeval's
+/// list of lists): feed() every tag of a sentence, then end_sentence(). Each returns the chunk
+/// that ends just before the tag it is given (nullptr when none does): at most one per tag, with
+/// global positions and an inclusive end, as seqeval_chunks over the joined tags gives them. The
+/// state between tags is one tag's prefix and type and the open chunk's start, so memory does
+/// not grow with the input.
+class SeqevalChunker {
+ public:
+  struct Chunk {
+    std::string type;
+    std::size_t begin = 0, last = 0;
+  };
+
+  const Chunk* feed(std::string_view tag) {
+    const SeqevalTag t = seqeval_split(tag);
+    return step(t.prefix, t.type);
+  }
+  const Chunk* end_sentence() { return step('O', "_"); }
+
+ private:
+  const Chunk* step(char prefix, std::string_view type) {
+    bool ended = false;
+    if (seqeval_end_of_chunk(prev_tag_, prefix, prev_type_, type)) {
+      chunk_.type = prev_type_;
+      chunk_.begin = begin_;
+      chunk_.last = position_ - 1;
+      ended = true;
+    }
+    if (seqeval_start_of_chunk(prev_tag_, prefix, prev_type_, type)) begin_ = position_;
+    prev_tag_ = prefix;
+    prev_type_.assign(type);
+    ++position_;
+    return ended ? &chunk_ : nullptr;
+  }
+
+  char prev_tag_ = 'O';
+  std::string prev_type_ = "_";
+  std::size_t begin_ = 0, position_ = 0;
+  Chunk chunk_;
+};
 
 }  // namespace detail
 

@@ -1,7 +1,9 @@
 #pragma once
 /// \file metrics/detail/seqeval_strict.hpp
 /// seqeval's strict mode (seqeval.scheme): the token split, the IOB1 / IOB2 / IOBES pattern
-/// tables, Tokens.entities for one sentence, and auto_detect.
+/// tables, Tokens.entities for one sentence (strict_entities, a line-by-line port: the
+/// specification) and one tag at a time (StrictChunker, what the streaming Scorer runs; the fuzz
+/// target fuzz_prediction_file checks that the two agree), and auto_detect.
 
 #include <lstmner/tag_scheme.hpp>
 
@@ -23,18 +25,38 @@ struct StrictToken {
   std::string_view tag;
 };
 
-inline StrictToken strict_token(std::string_view token, std::size_t sentence,
-                                std::size_t position) {
+/// Splits `token` into `out`; false when it does not start with one of seqeval's prefixes.
+inline bool strict_split(std::string_view token, StrictToken& out) {
   const std::string_view prefixes = "IOBESUL";
-  if (token.empty() || prefixes.find(token[0]) == std::string_view::npos)
-    throw std::invalid_argument("lstmner: evaluate (strict): sentence " + std::to_string(sentence) +
-                                " token " + std::to_string(position) + ": '" + std::string(token) +
-                                "' does not start with one of the prefixes I, O, B, E, S, U, L");
+  if (token.empty() || prefixes.find(token[0]) == std::string_view::npos) return false;
   std::string_view tag = token.substr(1);
   while (!tag.empty() && tag.front() == '-') tag.remove_prefix(1);
   while (!tag.empty() && tag.back() == '-') tag.remove_suffix(1);
   if (tag.empty()) tag = "_";
-  return {token[0], tag};
+  out = {token[0], tag};
+  return true;
+}
+
+inline std::string strict_token_problem(std::string_view token, std::size_t sentence,
+                                        std::size_t position) {
+  return "lstmner: evaluate (strict): sentence " + std::to_string(sentence) + " token " +
+         std::to_string(position) + ": '" + std::string(token) +
+         "' does not start with one of the prefixes I, O, B, E, S, U, L";
+}
+
+inline std::string strict_prefix_problem(std::string_view tag, TagScheme scheme,
+                                         std::size_t sentence, std::size_t position) {
+  return "lstmner: evaluate (strict): sentence " + std::to_string(sentence) + " token " +
+         std::to_string(position) + ": '" + std::string(tag) + "' has a prefix that " +
+         to_string(scheme) + " does not allow";
+}
+
+inline StrictToken strict_token(std::string_view token, std::size_t sentence,
+                                std::size_t position) {
+  StrictToken out{};
+  if (!strict_split(token, out))
+    throw std::invalid_argument(strict_token_problem(token, sentence, position));
+  return out;
 }
 
 inline bool strict_prefix_allowed(char prefix, TagScheme scheme) {
@@ -118,10 +140,7 @@ inline std::vector<Entity> strict_entities(const std::vector<std::string>& tags,
   while (i < tokens.size()) {
     const StrictToken& token = tokens[i];
     if (!strict_prefix_allowed(token.prefix, scheme))
-      throw std::invalid_argument("lstmner: evaluate (strict): sentence " +
-                                  std::to_string(sentence) + " token " + std::to_string(i) + ": '" +
-                                  tags[i] + "' has a prefix that " + to_string(scheme) +
-                                  " does not allow");
+      throw std::invalid_argument(strict_prefix_problem(tags[i], scheme, sentence, i));
     if (strict_match(prev, token, rules.start)) {
       std::size_t end = i + 1;
       StrictToken inner_prev = token;
@@ -139,24 +158,131 @@ inline std::vector<Entity> strict_entities(const std::vector<std::string>& tags,
   return entities;
 }
 
-/// seqeval's auto_detect (IOB2, IOE2, IOBES, BILOU), restricted to the schemes lstmner has.
-inline TagScheme seqeval_auto_detect(const std::vector<std::vector<std::string>>& sequences) {
-  std::string prefixes;  // sorted set of first characters
-  for (const auto& tags : sequences)
-    for (const std::string& tag : tags) {
-      if (tag.empty() || std::string_view("IOBESUL").find(tag[0]) == std::string_view::npos)
-        throw std::invalid_argument("lstmner: evaluate (strict): cannot detect the scheme: tag '" +
-                                    tag + "' has no scheme prefix");
-      if (prefixes.find(tag[0]) == std::string::npos) prefixes += tag[0];
+/// strict_entities one tag at a time: feed() every tag of a sentence, then end_sentence(). Each
+/// returns the entity that ends just before the tag it is given (nullptr when none does): at most
+/// one per tag, the same entities as strict_entities in the same order. Where strict_entities
+/// would throw, the chunker goes on and end_sentence() leaves the same message in error() (the
+/// first tag without a scheme prefix in the sentence, else the first disallowed prefix); what it
+/// returned for that sentence is then meaningless. Memory does not grow with the input.
+class StrictChunker {
+ public:
+  explicit StrictChunker(TagScheme scheme) : scheme_(scheme), rules_(&strict_rules(scheme)) {}
+
+  const Entity* feed(std::string_view tag) {
+    StrictToken token{};
+    if (!strict_split(tag, token)) {
+      if (token_error_.empty()) token_error_ = strict_token_problem(tag, sentence_, position_);
+      token = {'O', "_"};  // the sentence fails; any token keeps the state machine going
     }
-  std::sort(prefixes.begin(), prefixes.end());
-  for (const char* set : {"BIO", "BI", "BO", "B"})
-    if (prefixes == set) return TagScheme::IOB2;
-  for (const char* set : {"BEIOS", "BEIS", "BEIO", "BEOS", "BEI", "BES", "BEO", "BE", "S"})
-    if (prefixes == set) return TagScheme::IOBES;
-  throw std::invalid_argument(
-      "lstmner: evaluate (strict): cannot detect the scheme of the gold tags (prefixes '" +
-      prefixes + "'); pass ScoringOptions::scheme");
+    return step(token, tag);
+  }
+
+  /// Ends the sentence (seqeval's appended outside token) and returns the entity ending there.
+  const Entity* end_sentence() {
+    const Entity* entity = step(StrictToken{'O', "_"}, {});
+    error_ = !token_error_.empty() ? std::move(token_error_) : std::move(prefix_error_);
+    token_error_.clear();
+    prefix_error_.clear();
+    prev_ = {'O', "_"};
+    in_entity_ = false;
+    position_ = 0;
+    ++sentence_;
+    return entity;
+  }
+
+  /// Why the last sentence ended failed strict_entities; empty when it did not.
+  const std::string& error() const { return error_; }
+
+ private:
+  /// A StrictToken that owns its tag (the caller's tag does not outlive feed()).
+  struct Held {
+    char prefix;
+    std::string tag;
+    StrictToken view() const { return {prefix, tag}; }
+    void assign(const StrictToken& t) {
+      prefix = t.prefix;
+      tag.assign(t.tag);
+    }
+  };
+
+  const Entity* step(const StrictToken& token, std::string_view raw) {
+    bool ended = false;
+    if (in_entity_) {  // strict_entities' inner loop: extend, or end the candidate here
+      if (strict_match(inner_.view(), token, rules_->inside)) {
+        inner_.assign(token);
+        ++position_;
+        return nullptr;
+      }
+      if (strict_match(inner_.view(), token, rules_->end)) {
+        entity_.type = start_tag_;
+        entity_.begin = start_;
+        entity_.end = position_;
+        ended = true;
+      }
+      in_entity_ = false;
+      prev_ = inner_;
+    }
+    // The head of strict_entities' outer loop.
+    if (!strict_prefix_allowed(token.prefix, scheme_) && prefix_error_.empty())
+      prefix_error_ = strict_prefix_problem(raw, scheme_, sentence_, position_);
+    if (strict_match(prev_.view(), token, rules_->start)) {
+      in_entity_ = true;
+      start_ = position_;
+      start_tag_.assign(token.tag);
+      inner_.assign(token);
+    } else {
+      prev_.assign(token);
+    }
+    ++position_;
+    return ended ? &entity_ : nullptr;
+  }
+
+  TagScheme scheme_;
+  const StrictRules* rules_;
+  Held prev_{'O', "_"}, inner_{'O', "_"};
+  bool in_entity_ = false;
+  std::size_t start_ = 0, position_ = 0, sentence_ = 0;
+  std::string start_tag_;
+  Entity entity_;
+  std::string token_error_, prefix_error_, error_;
+};
+
+/// seqeval's auto_detect (IOB2, IOE2, IOBES, BILOU), restricted to the schemes lstmner has, one
+/// tag at a time: add() every gold tag, then scheme() (which throws what auto_detect would).
+class SchemeDetector {
+ public:
+  void add(std::string_view tag) {
+    if (tag.empty() || std::string_view("IOBESUL").find(tag[0]) == std::string_view::npos) {
+      if (error_.empty())
+        error_ = "lstmner: evaluate (strict): cannot detect the scheme: tag '" + std::string(tag) +
+                 "' has no scheme prefix";
+      return;
+    }
+    if (prefixes_.find(tag[0]) == std::string::npos) prefixes_ += tag[0];
+  }
+
+  TagScheme scheme() const {
+    if (!error_.empty()) throw std::invalid_argument(error_);
+    std::string prefixes = prefixes_;  // sorted set of first characters
+    std::sort(prefixes.begin(), prefixes.end());
+    for (const char* set : {"BIO", "BI", "BO", "B"})
+      if (prefixes == set) return TagScheme::IOB2;
+    for (const char* set : {"BEIOS", "BEIS", "BEIO", "BEOS", "BEI", "BES", "BEO", "BE", "S"})
+      if (prefixes == set) return TagScheme::IOBES;
+    throw std::invalid_argument(
+        "lstmner: evaluate (strict): cannot detect the scheme of the gold tags (prefixes '" +
+        prefixes + "'); pass ScoringOptions::scheme");
+  }
+
+ private:
+  std::string prefixes_, error_;
+};
+
+inline TagScheme seqeval_auto_detect(const std::vector<std::vector<std::string>>& sequences) {
+  SchemeDetector detector;
+  for (const auto& tags : sequences)
+    for (const std::string& tag : tags) detector.add(tag);
+  return detector.scheme();
 }
 
 }  // namespace detail
