@@ -786,7 +786,7 @@ TEST_CASE("hostile model files are rejected in under a second, in less than thei
   for (const Hostile& h : hostile_files()) {
     write_bytes(path, h.bytes);
     const Measured m = measure_load(path);
-    const double size_mb = static_cast<double>(h.bytes.size()) / (1024.0 * 1024.0);
+    [[maybe_unused]] const double size_mb = static_cast<double>(h.bytes.size()) / (1024.0 * 1024.0);
     std::printf("%-58s %10zu %9.3f %9.3f %12.1f\n", h.name.c_str(), h.bytes.size(), m.seconds,
                 m.cpu_seconds, m.peak_mb);
     INFO(h.name << ": " << m.message);
