@@ -5,6 +5,7 @@
 # Usage:
 #   benchmarks/tagger_speed.sh [--build DIR] [--data DIR] [--runs N] [--no-torch]
 #                              [--threads "1 2 4 8"] [--baseline DIR]
+#                              [--model "TRAIN OPTIONS"] [--peer "PEER OPTIONS"]
 #
 #   --build DIR   a release build tree with the tools built (default: <repo>/build/release)
 #   --data DIR    CoNLL-2003 directory (default: $LSTMNER_DATA, else ../shared/data/conll2003
@@ -14,6 +15,10 @@
 #   --threads L   the thread counts of the scaling table (default "1 2 4 8"; must include 1 and 2)
 #   --baseline D  also time another build's tools (e.g. the commit before a change) at 1 and 2
 #                 threads in the same run, interleaved with ours, for a before/after table
+#   --model O     extra lstmner-train options naming the model measured (default: none, the
+#                 defaults), e.g. "--char-encoder bilstm --output crf"
+#   --peer O      extra torch_bilstm.py train options for the same model in PyTorch (default:
+#                 none, the word model), e.g. "--char --crf --dropout 0.5"
 #
 # What runs, one after the other:
 #   lstmner-train --epochs 2 --benchmark at each thread count: seconds of the training pass of the
@@ -33,6 +38,8 @@ runs=3
 torch=1
 thread_counts="1 2 4 8"
 baseline=""
+model_options=""
+peer_options=""
 while (($#)); do
   case "$1" in
     --build) build="$2"; shift 2 ;;
@@ -41,7 +48,9 @@ while (($#)); do
     --no-torch) torch=0; shift ;;
     --threads) thread_counts="$2"; shift 2 ;;
     --baseline) baseline="$2"; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --model) model_options="$2"; shift 2 ;;
+    --peer) peer_options="$2"; shift 2 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "tagger_speed.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -71,7 +80,7 @@ load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 # Tag "new" is this build; "base" the --baseline build (1 and 2 threads only).
 epoch_run() { # epoch_run LABEL BUILD THREADS
   /usr/bin/time -f "rss_kb %M" "$2/examples/lstmner-train" --data "$data" --epochs 2 --patience 0 \
-    --threads "$3" --benchmark -q --model "$work/model_$1" >"$work/out" 2>&1
+    --threads "$3" --benchmark -q --model "$work/model_$1" $model_options >"$work/out" 2>&1
   awk '/benchmark: epoch 2 / {print $5}' "$work/out" >>"$work/epoch_$1_$3"
   awk '/benchmark: tagging/ {for (i = 1; i < NF; ++i) if ($i == "tokens_per_second") print $(i + 1)}' "$work/out" >>"$work/tag_in_train_$1_$3"
   awk '/^rss_kb/ {print $2}' "$work/out" >>"$work/rss_$1_$3"
@@ -114,7 +123,7 @@ done
 peer_epoch="" peer_tag="" peer_rss="" blas="(not run)"
 if ((torch)); then
   /usr/bin/time -f "rss_kb %M" /usr/bin/python3 "$repo/../shared/peers/torch_bilstm.py" train \
-    --threads 2 --epochs 1 --data "$data/iob2" >"$work/peer" 2>&1 || true
+    --threads 2 --epochs 1 --data "$data/iob2" $peer_options >"$work/peer" 2>&1 || true
   # A peer that failed (no python3-torch) leaves these empty and the table shows dashes.
   peer_epoch="$(grep -oE '"epoch_s": [0-9.]+' "$work/peer" | grep -oE '[0-9.]+$' | head -1 || true)"
   peer_tag="$(grep -oE '"tag_tokens_per_s": [0-9.]+' "$work/peer" | grep -oE '[0-9.]+$' | head -1 || true)"
@@ -132,6 +141,7 @@ kilo() { awk -v v="$1" 'BEGIN {if (v + 0 > 0) printf "%.1fk", v / 1000; else pri
 
 echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs; $(date -u +%Y-%m-%dT%H:%M:%SZ); lstmner $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "- load average (1, 5, 15 min) before $load_before, after $load_after; medians of $runs runs; peer BLAS: $blas"
+echo "- model: lstmner-train ${model_options:-(defaults)}; peer: torch_bilstm.py train ${peer_options:-(word model)}"
 echo
 echo "| measure | lstmner | PyTorch peer | ratio |"
 echo "| --- | --- | --- | --- |"
