@@ -50,7 +50,7 @@ while (($#)); do
     --baseline) baseline="$2"; shift 2 ;;
     --model) model_options="$2"; shift 2 ;;
     --peer) peer_options="$2"; shift 2 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "tagger_speed.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
