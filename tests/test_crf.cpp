@@ -779,7 +779,10 @@ TEST_CASE("CRF: any cut of a batch into sentence ranges gives bit-identical resu
     run.start = copy.start.grad;
     run.end = copy.end.grad;
     check_same(run);
-    CHECK(copy.loss(scores, gold, lengths, scale, ws) == whole.loss);
+    // The loss-only pass is other code computing the same sums: bit-identity is promised across
+    // cuts of one pass, not between passes (clang fuses multiply-adds per expression, GCC across
+    // them, so the last bit may differ), hence a tolerance of a few float roundings here.
+    CHECK(copy.loss(scores, gold, lengths, scale, ws) == Approx(whole.loss).epsilon(1e-6));
   }
 }
 
