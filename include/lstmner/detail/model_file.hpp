@@ -315,31 +315,6 @@ inline ModelHeader read_header(BinaryReader& in) {
   return header;
 }
 
-/// Format 1's configuration: fixed-order values (written by lstmner before format 2; this
-/// version reads them and writes them only in tests).
-inline void write_config_v1(BinaryWriter& out, const TaggerConfig& c) {
-  out.write_i32(c.embedding_dim);
-  out.write_i32(c.hidden_dim);
-  out.write_i32(c.casing_dim);
-  out.write_u8(c.lowercase);
-  out.write_u8(c.normalize_digits);
-  out.write_i32(c.min_word_count);
-  out.write_f64(c.dropout);
-  out.write_f64(c.singleton_unk);
-  out.write_f64(c.word_dropout);
-  out.write_u32(static_cast<std::uint32_t>(c.optimizer));
-  out.write_f64(c.learning_rate);
-  out.write_f64(c.momentum);
-  out.write_f64(c.clip_norm);
-  out.write_i32(c.batch_size);
-  out.write_i32(c.epochs);
-  out.write_i32(c.patience);
-  out.write_u32(static_cast<std::uint32_t>(c.train_scheme));
-  out.write_u8(c.constrained_decoding);
-  out.write_u64(c.seed);
-  out.write_i32(0);  // threads: the machine's, not the model's
-}
-
 /// A scheme stored as format 1's u32 code (0 IOB1, 1 IOB2, 2 IOBES).
 inline TagScheme read_scheme_v1(BinaryReader& in, const std::string& field) {
   const std::uint32_t code = in.read_u32(field);
@@ -349,6 +324,7 @@ inline TagScheme read_scheme_v1(BinaryReader& in, const std::string& field) {
   return static_cast<TagScheme>(code);
 }
 
+/// Format 1's configuration: fixed-order values (written by lstmner before format 2).
 inline TaggerConfig read_config_v1(BinaryReader& in) {
   TaggerConfig c;
   c.embedding_dim = in.read_i32("config.embedding_dim");
