@@ -178,38 +178,28 @@ struct FieldCodec<bool> {
   static void write(BinaryWriter& out, bool v) { out.write_bool(v); }
   static bool read(BinaryReader& in, const std::string& field) { return in.read_bool(field); }
 };
-/// Enumerations are stored by name, so that their numbering never matters.
-template <>
-struct FieldCodec<TagScheme> {
-  static constexpr FieldType type = FieldType::text;
-  static std::string text(TagScheme v) { return to_string(v); }
-  static TagScheme parse(const std::string& name) { return parse_tag_scheme(name); }
-};
-template <>
-struct FieldCodec<OutputKind> {
-  static constexpr FieldType type = FieldType::text;
-  static std::string text(OutputKind v) { return to_string(v); }
-  static OutputKind parse(const std::string& name) { return parse_output_kind(name); }
-};
-/// By name: a new encoder is one more name in tagger_config.hpp's to_string / parse pair.
-template <>
-struct FieldCodec<CharEncoderKind> {
-  static constexpr FieldType type = FieldType::text;
-  static std::string text(CharEncoderKind v) { return to_string(v); }
-  static CharEncoderKind parse(const std::string& name) { return parse_char_encoder(name); }
-};
 template <>
 struct FieldCodec<std::string> {
   static constexpr FieldType type = FieldType::text;
   static std::string text(const std::string& v) { return v; }
   static std::string parse(const std::string& v) { return v; }
 };
-template <>
-struct FieldCodec<OptimizerKind> {
+/// Enumerations are stored by name (their to_string and its parse function), so that their
+/// numbering never matters: a new enumerator is one more name in that pair.
+template <class Enum, Enum (*parse_name)(const std::string&)>
+struct EnumFieldCodec {
   static constexpr FieldType type = FieldType::text;
-  static std::string text(OptimizerKind v) { return to_string(v); }
-  static OptimizerKind parse(const std::string& name) { return parse_optimizer(name); }
+  static std::string text(Enum v) { return to_string(v); }
+  static Enum parse(const std::string& name) { return parse_name(name); }
 };
+template <>
+struct FieldCodec<TagScheme> : EnumFieldCodec<TagScheme, parse_tag_scheme> {};
+template <>
+struct FieldCodec<OutputKind> : EnumFieldCodec<OutputKind, parse_output_kind> {};
+template <>
+struct FieldCodec<CharEncoderKind> : EnumFieldCodec<CharEncoderKind, parse_char_encoder> {};
+template <>
+struct FieldCodec<OptimizerKind> : EnumFieldCodec<OptimizerKind, parse_optimizer> {};
 
 template <class T>
 void write_field_value(BinaryWriter& out, const T& value) {
