@@ -47,8 +47,9 @@ void dense_backward(SoftmaxDense<Scalar>& dense, const Tensor3<Scalar>& x,
   const int column_parts = context.parts_for(N, dense_columns_per_part);
   const int feature_parts = context.parts_for(dense.input_dim(), dense_features_per_part);
   ws.reserve_parts(std::max(column_parts, feature_parts));
-  context.run(column_parts,
-              [&](Part part) { columns(ws.gemm(part.index), Range{0, N}.share(part)); });
+  context.run(column_parts, [&](Part part) {
+    columns(ws.gemm(part.index), Range{0, N}.share(part));
+  });
   context.run(feature_parts, [&](Part part) {
     dense.weight_gradients(x, ws, ws.gemm(part.index), Range{0, dense.input_dim()}.share(part));
   });
