@@ -7,6 +7,7 @@
 #include <lstmner/execution_context.hpp>
 #include <lstmner/gradcheck.hpp>
 
+#include "char_batch.hpp"
 #include "counting_allocator.hpp"
 
 #include <catch2/catch.hpp>
@@ -22,29 +23,12 @@
 
 using namespace lstmner;
 using lstmner_test::allocations_since;
+using lstmner_test::CharBatch;
+using lstmner_test::random_char_batch;
+using lstmner_test::random_matrix;
 using lstmner_test::start_measuring;
 
 namespace {
-
-/// A batch of words as the layer takes it; padding holds `pad` (never read by the layer).
-struct Batch {
-  Tensor2<std::int32_t> ids;
-  SequenceLengths lengths;
-};
-
-/// Words with the given lengths and random character ids in [1, V).
-Batch random_batch(const std::vector<Index>& lengths, Index vocab, Rng& rng, std::int32_t pad = 0) {
-  Batch batch;
-  batch.lengths = SequenceLengths(lengths);
-  const auto W = static_cast<Index>(lengths.size());
-  batch.ids.resize(W, batch.lengths.max_length());
-  batch.ids.setConstant(pad);
-  for (Index w = 0; w < W; ++w)
-    for (Index p = 0; p < lengths[static_cast<std::size_t>(w)]; ++p)
-      batch.ids(w, p) =
-          static_cast<std::int32_t>(1 + rng.below(static_cast<std::uint64_t>(vocab - 1)));
-  return batch;
-}
 
 /// `count` lengths drawn like the unique words of a batch of 32 CoNLL-2003 training sentences
 /// (per mille: 1 → 44, 2 → 81, ..., 5 → 142, ..., 10 → 38, 15 → 1; mean 5.6), plus the odd long
@@ -64,13 +48,6 @@ std::vector<Index> conll_like_lengths(Index count, Rng& rng) {
     lengths.push_back(length);
   }
   return lengths;
-}
-
-template <class Scalar>
-Tensor2<Scalar> random_matrix(Index rows, Index cols, Rng& rng) {
-  Tensor2<Scalar> t(typename Tensor2<Scalar>::Shape{rows, cols});
-  for (Index i = 0; i < t.size(); ++i) t.data()[i] = static_cast<Scalar>(rng.uniform(-1.0, 1.0));
-  return t;
 }
 
 /// A layer with random biases too (the constructor's are 0 and 1).
@@ -102,7 +79,7 @@ struct Reference {
   Matrix<Scalar> out;
   std::vector<Matrix<Scalar>> grads;  ///< in the layer's slot order
 
-  Reference(const CharBiLSTM<Scalar>& layer, const Batch& batch, const Tensor2<Scalar>& d_out) {
+  Reference(const CharBiLSTM<Scalar>& layer, const CharBatch& batch, const Tensor2<Scalar>& d_out) {
     const Index C = layer.char_dim(), H = layer.hidden_size(), W = batch.lengths.batch_size();
     LSTM<Scalar> lstm[2] = {layer.bilstm.forward_layer, layer.bilstm.backward_layer};
     Matrix<Scalar> table_grad = Matrix<Scalar>::Zero(C, layer.vocab_size());
@@ -232,7 +209,7 @@ TEST_CASE(
     CharBiLSTM<double> layer = random_layer<double>(13, 5, 4, rng);
     layer.max_buckets = c.max_buckets;
     layer.bucket_overhead = c.overhead;
-    const Batch batch = random_batch(c.lengths, 13, rng, 12);
+    const CharBatch batch = random_char_batch(c.lengths, 13, rng, 12);
     const Tensor2<double> d_out = random_matrix<double>(8, batch.lengths.batch_size(), rng);
     const Reference<double> expected(layer, batch, d_out);
 
@@ -263,7 +240,7 @@ TEST_CASE("char BiLSTM: layers on the reference kernel take the plain path, same
   CharBiLSTM<double> plain = fast;
   plain.bilstm.forward_layer.kernel = LstmKernel::reference;
   plain.bilstm.backward_layer.kernel = LstmKernel::reference;
-  const Batch batch = random_batch({4, 9, 1, 4, 2, 9, 3}, 20, rng);
+  const CharBatch batch = random_char_batch({4, 9, 1, 4, 2, 9, 3}, 20, rng);
   const Tensor2<double> d_out = random_matrix<double>(10, 7, rng);
   CharBiLSTM<double>::Workspace ws_fast, ws_plain;
   Tensor2<double> out_fast, out_plain;
@@ -300,7 +277,7 @@ TEST_CASE("char BiLSTM: gradients match finite differences (double)") {
       CharBiLSTM<double> layer = random_layer<double>(7, 3, 4, rng);
       layer.max_buckets = max_buckets;
       layer.bucket_overhead = 0;
-      const Batch batch = random_batch(c.lengths, 7, rng, 6);
+      const CharBatch batch = random_char_batch(c.lengths, 7, rng, 6);
       const Tensor2<double> R = random_matrix<double>(8, batch.lengths.batch_size(), rng);
       CharBiLSTM<double>::Workspace ws;
       Tensor2<double> out;
@@ -342,8 +319,8 @@ TEST_CASE("char BiLSTM: padding ids are never read") {
   const CharBiLSTM<float> layer = random_layer<float>(40, 25, 25, rng);
   const std::vector<Index> lengths = conll_like_lengths(50, rng);
   Rng ids_rng(9), same_ids_rng(9);
-  const Batch zero_padded = random_batch(lengths, 40, ids_rng, 0);
-  const Batch other_padded = random_batch(lengths, 40, same_ids_rng, 39);
+  const CharBatch zero_padded = random_char_batch(lengths, 40, ids_rng, 0);
+  const CharBatch other_padded = random_char_batch(lengths, 40, same_ids_rng, 39);
   CharBiLSTM<float>::Workspace ws;
   Tensor2<float> out, out2;
   layer.forward(zero_padded.ids, zero_padded.lengths, out, ws);
@@ -356,10 +333,10 @@ TEST_CASE("char BiLSTM: bit-identical on 1, 2, 3 and 8 threads") {
   const CharBiLSTM<float> reference = random_layer<float>(90, 25, 25, rng);
   // A training batch's ~300 unique words, a small batch, and a batch of one word; each pass run
   // twice on the same workspace (the second reuses the buffers).
-  std::vector<Batch> batches;
+  std::vector<CharBatch> batches;
   std::vector<Tensor2<float>> grads;
   for (const Index words : {Index(300), Index(32), Index(1)}) {
-    batches.push_back(random_batch(conll_like_lengths(words, rng), 90, rng));
+    batches.push_back(random_char_batch(conll_like_lengths(words, rng), 90, rng));
     grads.push_back(random_matrix<float>(50, words, rng));
   }
   struct Result {
@@ -405,7 +382,7 @@ TEST_CASE("char BiLSTM: the order of the words does not change a bit") {
   Rng rng(31);
   const CharBiLSTM<float> reference = random_layer<float>(60, 25, 25, rng);
   // 200 distinct words (duplicates would add their gradients in another order).
-  Batch batch = random_batch(conll_like_lengths(200, rng), 60, rng);
+  CharBatch batch = random_char_batch(conll_like_lengths(200, rng), 60, rng);
   const Index W = batch.lengths.batch_size(), L = batch.lengths.max_length();
   std::set<std::vector<std::int32_t>> seen;
   for (Index w = 0; w < W; ++w) {
@@ -421,7 +398,7 @@ TEST_CASE("char BiLSTM: the order of the words does not change a bit") {
   std::vector<std::size_t> permutation(static_cast<std::size_t>(W));
   std::iota(permutation.begin(), permutation.end(), std::size_t(0));
   rng.shuffle(permutation);
-  Batch shuffled;
+  CharBatch shuffled;
   shuffled.ids.resize(W, L);
   Tensor2<float> d_shuffled(Tensor2<float>::Shape{50, W});
   for (Index w = 0; w < W; ++w) {
@@ -460,7 +437,7 @@ TEST_CASE("char BiLSTM: the order of the words does not change a bit") {
 TEST_CASE("char BiLSTM: a frozen table gets no gradient; the LSTMs learn as before") {
   Rng rng(4);
   CharBiLSTM<double> layer = random_layer<double>(9, 3, 4, rng);
-  const Batch batch = random_batch({3, 1, 6, 2}, 9, rng);
+  const CharBatch batch = random_char_batch({3, 1, 6, 2}, 9, rng);
   const Tensor2<double> d_out = random_matrix<double>(8, 4, rng);
   CharBiLSTM<double>::Workspace ws;
   Tensor2<double> out;
@@ -486,21 +463,21 @@ TEST_CASE("char BiLSTM: touched columns gather over passes until zero_grad") {
   CharBiLSTM<float> layer(30, 4, 3, rng);
   CharBiLSTM<float>::Workspace ws;
   Tensor2<float> out;
-  Batch first;
+  CharBatch first;
   first.lengths = SequenceLengths({2, 1});
   first.ids.resize(2, 2);
   first.ids(0, 0) = 7;
   first.ids(0, 1) = 3;
   first.ids(1, 0) = 7;
   first.ids(1, 1) = 0;  // padding
-  Batch second;
+  CharBatch second;
   second.lengths = SequenceLengths({3});
   second.ids.resize(1, 3);
   second.ids(0, 0) = 12;
   second.ids(0, 1) = 3;
   second.ids(0, 2) = 29;
   zero_grad(layer.params());
-  for (const Batch* batch : {&first, &second}) {
+  for (const CharBatch* batch : {&first, &second}) {
     const Tensor2<float> d_out =
         random_matrix<float>(layer.output_size(), batch->lengths.batch_size(), rng);
     layer.forward(batch->ids, batch->lengths, out, ws);
@@ -535,7 +512,7 @@ TEST_CASE("char BiLSTM: bad arguments are named") {
   CharBiLSTM<float> layer(4, 2, 3, rng);
   CharBiLSTM<float>::Workspace ws;
   Tensor2<float> out;
-  Batch batch = random_batch({2, 3}, 4, rng);
+  CharBatch batch = random_char_batch({2, 3}, 4, rng);
   batch.ids(0, 1) = 9;
   REQUIRE_THROWS_WITH(layer.forward(batch.ids, batch.lengths, out, ws),
                       "lstmner: CharBiLSTM: forward: id 9 of character 1 of word 0 is outside the "
@@ -550,7 +527,7 @@ TEST_CASE("char BiLSTM: bad arguments are named") {
   REQUIRE_THROWS_WITH(layer.backward(batch.ids, batch.lengths, d_out, ws),
                       Catch::Contains("the workspace holds no forward pass over this batch"));
   layer.forward(batch.ids, batch.lengths, out, ws);
-  const Batch shorter = random_batch({2, 2}, 4, rng);
+  const CharBatch shorter = random_char_batch({2, 2}, 4, rng);
   REQUIRE_THROWS_WITH(layer.backward(shorter.ids, shorter.lengths, d_out, ws),
                       Catch::Contains("the workspace holds no forward pass over this batch"));
   Tensor2<float> wrong(Tensor2<float>::Shape{3, 2});
@@ -578,10 +555,10 @@ TEST_CASE("char BiLSTM: sized passes allocate nothing, on one thread and on two"
   std::vector<std::vector<Index>> shapes{
       conll_like_lengths(450, rng), conll_like_lengths(280, rng), {}, {4}};
   for (int w = 0; w < 37; ++w) shapes[2].push_back(1 + static_cast<Index>(rng.below(5)));
-  std::vector<Batch> batches;
+  std::vector<CharBatch> batches;
   std::vector<Tensor2<float>> grads;
   for (const auto& lengths : shapes) {
-    batches.push_back(random_batch(lengths, 90, rng));
+    batches.push_back(random_char_batch(lengths, 90, rng));
     grads.push_back(random_matrix<float>(50, static_cast<Index>(lengths.size()), rng));
   }
   const ParamList<float> params = layer.params();  // (params() makes a vector: not in the step)

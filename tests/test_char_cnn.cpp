@@ -5,6 +5,7 @@
 #include <lstmner/char_cnn.hpp>
 #include <lstmner/gradcheck.hpp>
 
+#include "char_batch.hpp"
 #include "counting_allocator.hpp"
 
 #include <catch2/catch.hpp>
@@ -16,41 +17,17 @@
 
 using namespace lstmner;
 using lstmner_test::allocations_since;
+using lstmner_test::CharBatch;
+using lstmner_test::random_char_batch;
+using lstmner_test::random_matrix;
 using lstmner_test::start_measuring;
 
 namespace {
 
-/// A batch of words with the given lengths and random character ids in [1, V); padding holds
-/// `pad` (never read by the layer).
-struct Batch {
-  Tensor2<std::int32_t> ids;
-  SequenceLengths lengths;
-};
-
-Batch random_batch(const std::vector<Index>& lengths, Index vocab, Rng& rng, std::int32_t pad = 0) {
-  Batch batch;
-  batch.lengths = SequenceLengths(lengths);
-  const auto W = static_cast<Index>(lengths.size());
-  batch.ids.resize(W, batch.lengths.max_length());
-  batch.ids.setConstant(pad);
-  for (Index w = 0; w < W; ++w)
-    for (Index p = 0; p < lengths[static_cast<std::size_t>(w)]; ++p)
-      batch.ids(w, p) =
-          static_cast<std::int32_t>(1 + rng.below(static_cast<std::uint64_t>(vocab - 1)));
-  return batch;
-}
-
-template <class Scalar>
-Tensor2<Scalar> random_matrix(Index rows, Index cols, Rng& rng) {
-  Tensor2<Scalar> t(typename Tensor2<Scalar>::Shape{rows, cols});
-  for (Index i = 0; i < t.size(); ++i) t.data()[i] = static_cast<Scalar>(rng.uniform(-1.0, 1.0));
-  return t;
-}
-
 /// The layer's output straight from its definition: for every word, filter and position the sum
 /// over the three offsets and the character dimensions, zero past the word's ends; then the max.
 template <class Scalar>
-Matrix<double> reference_forward(const CharCNN<Scalar>& cnn, const Batch& batch) {
+Matrix<double> reference_forward(const CharCNN<Scalar>& cnn, const CharBatch& batch) {
   const Index C = cnn.char_dim(), F = cnn.filters(), words = batch.lengths.batch_size();
   Matrix<double> out(F, words);
   for (Index w = 0; w < words; ++w) {
@@ -93,7 +70,7 @@ TEST_CASE("char CNN: a hand-computed case, forward and backward") {
   cnn.table.value << 0.0, 1.0, 2.0, -1.0;
   cnn.W.value << 0.5, 1.0, -2.0;  // left, centre, right
   cnn.b.value << 0.25;
-  Batch batch;
+  CharBatch batch;
   batch.lengths = SequenceLengths({3, 1});
   batch.ids.resize(2, 3);
   batch.ids.setConstant(0);
@@ -155,7 +132,7 @@ TEST_CASE("char CNN: a tie goes to the first position") {
   cnn.table.value << 0.0, 1.0, 1.0;  // ids 1 and 2 have the same vector
   cnn.W.value << 0.0, 1.0, 0.0;      // the centre only: z_p = e_p
   cnn.b.value << 0.0;
-  Batch batch;
+  CharBatch batch;
   batch.lengths = SequenceLengths({2});
   batch.ids.resize(1, 2);
   batch.ids(0, 0) = 1;
@@ -181,8 +158,8 @@ TEST_CASE("char CNN: forward agrees with the definition; padding is never read")
     for (int w = 0; w < 37; ++w) lengths.push_back(1 + static_cast<Index>(rng.below(14)));
     lengths[5] = 1;
     Rng ids_rng(9), same_ids_rng(9);
-    const Batch zero_padded = random_batch(lengths, 40, ids_rng, 0);
-    const Batch other_padded = random_batch(lengths, 40, same_ids_rng, 39);
+    const CharBatch zero_padded = random_char_batch(lengths, 40, ids_rng, 0);
+    const CharBatch other_padded = random_char_batch(lengths, 40, same_ids_rng, 39);
     CharCNN<float>::Workspace ws;
     Tensor2<float> out, out2;
     cnn.forward(zero_padded.ids, zero_padded.lengths, out, ws);
@@ -211,7 +188,7 @@ TEST_CASE("char CNN: gradients match finite differences (double)") {
       CharCNN<double> cnn(6, 3, 4, rng);
       cnn.activation = activation;
       init_uniform(cnn.b.value, 0.5, rng);
-      const Batch batch = random_batch(c.lengths, 6, rng, 5);
+      const CharBatch batch = random_char_batch(c.lengths, 6, rng, 5);
       const Tensor2<double> R = random_matrix<double>(4, batch.lengths.batch_size(), rng);
       CharCNN<double>::Workspace ws;
       Tensor2<double> out;
@@ -249,7 +226,7 @@ TEST_CASE("char CNN: results are bit-identical however the work is cut") {
   init_uniform(cnn.b.value, 0.5, rng);
   std::vector<Index> lengths;
   for (int w = 0; w < 61; ++w) lengths.push_back(1 + static_cast<Index>(rng.below(12)));
-  const Batch batch = random_batch(lengths, 50, rng);
+  const CharBatch batch = random_char_batch(lengths, 50, rng);
   const Tensor2<float> d_out = random_matrix<float>(30, 61, rng);
 
   // The whole batch at once.
@@ -293,7 +270,7 @@ TEST_CASE("char CNN: the parts of each stage can run on two threads at once") {
   CharCNN<float> cnn(50, 30, 30, rng);
   std::vector<Index> lengths;
   for (int w = 0; w < 200; ++w) lengths.push_back(1 + static_cast<Index>(rng.below(12)));
-  const Batch batch = random_batch(lengths, 50, rng);
+  const CharBatch batch = random_char_batch(lengths, 50, rng);
   const Tensor2<float> d_out = random_matrix<float>(30, 200, rng);
   CharCNN<float>::Workspace ws;
   Tensor2<float> out;
@@ -333,7 +310,7 @@ TEST_CASE("char CNN: a frozen table gets no gradient; the filters still learn") 
   Rng rng(4);
   CharCNN<double> cnn(8, 3, 5, rng);
   cnn.table.frozen = true;
-  const Batch batch = random_batch({3, 1, 6}, 8, rng);
+  const CharBatch batch = random_char_batch({3, 1, 6}, 8, rng);
   const Tensor2<double> d_out = random_matrix<double>(5, 3, rng);
   CharCNN<double>::Workspace ws;
   Tensor2<double> out;
@@ -350,7 +327,7 @@ TEST_CASE("char CNN: bad arguments are named") {
   CharCNN<float> cnn(4, 2, 3, rng);
   CharCNN<float>::Workspace ws;
   Tensor2<float> out;
-  Batch batch = random_batch({2, 3}, 4, rng);
+  CharBatch batch = random_char_batch({2, 3}, 4, rng);
   batch.ids(0, 1) = 9;
   REQUIRE_THROWS_WITH(cnn.forward(batch.ids, batch.lengths, out, ws),
                       "lstmner: CharCNN: forward: id 9 of character 1 of word 0 is outside the "
@@ -384,10 +361,10 @@ TEST_CASE("char CNN: a sized training step allocates nothing") {
   for (int w = 0; w < 450; ++w) shapes[0].push_back(1 + static_cast<Index>(rng.below(11)));
   for (int w = 0; w < 37; ++w) shapes[1].push_back(1 + static_cast<Index>(rng.below(5)));
   shapes[2] = {4};
-  std::vector<Batch> batches;
+  std::vector<CharBatch> batches;
   std::vector<Tensor2<float>> grads;
   for (const auto& lengths : shapes) {
-    batches.push_back(random_batch(lengths, 90, rng));
+    batches.push_back(random_char_batch(lengths, 90, rng));
     grads.push_back(random_matrix<float>(30, static_cast<Index>(lengths.size()), rng));
   }
   CharCNN<float>::Workspace ws;

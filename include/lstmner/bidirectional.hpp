@@ -153,51 +153,26 @@ class Bidirectional {
       ws.reserve_parts(2);
       const Range all_columns{0, N}, all_sequences{0, B};
       context.run(2, [&](Part part) {
-        if (part.index == 0) {
-          forward_layer.forward_project(x, ws.forward_ws, all_columns, ws.gemm(0));
-          forward_layer.forward_pack(lengths, ws.forward_ws);
-          forward_layer.forward_sequences(lengths, ws.h_forward, ws.forward_ws, all_sequences);
-          write_forward_rows(lengths, ws, out, all_sequences);
-        } else {
-          reverse_columns(x, lengths, ws.x_reversed, all_columns);
-          backward_layer.forward_project(ws.x_reversed, ws.backward_ws, all_columns, ws.gemm(1));
-          backward_layer.forward_pack(lengths, ws.backward_ws);
-          backward_layer.forward_sequences(lengths, ws.h_reversed, ws.backward_ws, all_sequences);
-          write_backward_rows(lengths, ws, out, all_sequences);
-        }
+        const int d = part.index;
+        project(d, x, lengths, ws, all_columns, ws.gemm(d));
+        layer(d).forward_pack(lengths, layer_ws(ws, d));
+        forward_recurrence(d, lengths, ws, out, all_sequences);
       });
       return;
     }
     const int column_parts = context.parts_for(N, Layer::columns_per_part);
     ws.reserve_parts(2 * column_parts);
+    // Kinds 0, 1: each direction's projection, by token columns; 2, 3: each one's packing.
     context.run_kinds({column_parts, column_parts, 1, 1}, [&](int kind, Part part) {
-      const Range columns = Range{0, N}.share(part);
-      switch (kind) {
-        case 0:
-          forward_layer.forward_project(x, ws.forward_ws, columns, ws.gemm(part.index));
-          break;
-        case 1:
-          reverse_columns(x, lengths, ws.x_reversed, columns);
-          backward_layer.forward_project(ws.x_reversed, ws.backward_ws, columns,
-                                         ws.gemm(column_parts + part.index));
-          break;
-        case 2:
-          forward_layer.forward_pack(lengths, ws.forward_ws);
-          break;
-        default:
-          backward_layer.forward_pack(lengths, ws.backward_ws);
-          break;
+      if (kind < 2) {
+        project(kind, x, lengths, ws, Range{0, N}.share(part),
+                ws.gemm(kind * column_parts + part.index));
+      } else {
+        layer(kind - 2).forward_pack(lengths, layer_ws(ws, kind - 2));
       }
     });
     context.run_kinds({groups, groups}, [&](int kind, Part part) {
-      const Range sequences = Range{0, B}.share(part);
-      if (kind == 0) {
-        forward_layer.forward_sequences(lengths, ws.h_forward, ws.forward_ws, sequences);
-        write_forward_rows(lengths, ws, out, sequences);
-      } else {
-        backward_layer.forward_sequences(lengths, ws.h_reversed, ws.backward_ws, sequences);
-        write_backward_rows(lengths, ws, out, sequences);
-      }
+      forward_recurrence(kind, lengths, ws, out, Range{0, B}.share(part));
     });
   }
 
@@ -245,22 +220,14 @@ class Bidirectional {
       // One or two threads: each direction whole on one thread (see forward), then the sum.
       ws.reserve_parts(2);
       const Range all_columns{0, N}, all_sequences{0, B};
-      const Range all_rows_f = forward_layer.tile_rows(Range{0, forward_layer.row_tiles()});
-      const Range all_rows_b = backward_layer.tile_rows(Range{0, backward_layer.row_tiles()});
       context.run(2, [&](Part part) {
-        if (part.index == 0) {
-          split_output_gradient(lengths, dout, ws, all_columns, Direction::forward);
-          forward_layer.backward_pack(lengths, ws.forward_ws);
-          forward_layer.backward_sequences(lengths, ws.dh_forward, ws.forward_ws, all_sequences);
-          forward_layer.backward_weights(x, ws.forward_ws, all_rows_f, ws.gemm(0));
-          forward_layer.backward_inputs(ws.forward_ws, dx, all_columns, ws.gemm(0));
-        } else {
-          split_output_gradient(lengths, dout, ws, all_columns, Direction::backward);
-          backward_layer.backward_pack(lengths, ws.backward_ws);
-          backward_layer.backward_sequences(lengths, ws.dh_reversed, ws.backward_ws, all_sequences);
-          backward_layer.backward_weights(ws.x_reversed, ws.backward_ws, all_rows_b, ws.gemm(1));
-          backward_layer.backward_inputs(ws.backward_ws, ws.dx_reversed, all_columns, ws.gemm(1));
-        }
+        const int d = part.index;
+        split_output_gradient(lengths, dout, ws, all_columns,
+                              d == 0 ? Direction::forward : Direction::backward);
+        layer(d).backward_pack(lengths, layer_ws(ws, d));
+        backward_recurrence(d, lengths, ws, all_sequences);
+        weight_gradients(d, x, ws, Range{0, layer(d).row_tiles()}, ws.gemm(d));
+        input_gradient(d, ws, dx, all_columns, ws.gemm(d));
       });
       context.for_ranges(N, Layer::columns_per_part, [&](Range columns) {
         add_reversed_input_gradient(lengths, ws, dx, columns);
@@ -272,45 +239,27 @@ class Bidirectional {
     context.run_kinds({column_parts, 1, 1}, [&](int kind, Part part) {
       if (kind == 0) {
         split_output_gradient(lengths, dout, ws, Range{0, N}.share(part));
-      } else if (kind == 1) {
-        forward_layer.backward_pack(lengths, ws.forward_ws);
       } else {
-        backward_layer.backward_pack(lengths, ws.backward_ws);
+        layer(kind - 1).backward_pack(lengths, layer_ws(ws, kind - 1));
       }
     });
     // 2. The recurrences back through time.
     context.run_kinds({groups, groups}, [&](int kind, Part part) {
-      const Range sequences = Range{0, B}.share(part);
-      if (kind == 0) {
-        forward_layer.backward_sequences(lengths, ws.dh_forward, ws.forward_ws, sequences);
-      } else {
-        backward_layer.backward_sequences(lengths, ws.dh_reversed, ws.backward_ws, sequences);
-      }
+      backward_recurrence(kind, lengths, ws, Range{0, B}.share(part));
     });
-    // 3. The products over all steps: weight gradients by rows, input gradients by columns.
+    // 3. The products over all steps: each direction's weight gradients by rows (kinds 0, 1)
+    //    and input gradients by columns (kinds 2, 3).
     const Index tiles_f = forward_layer.row_tiles(), tiles_b = backward_layer.row_tiles();
     const int row_parts = context.parts_per_copy(std::max(tiles_f, tiles_b), 1, 2);
     ws.reserve_parts(2 * row_parts + 2 * column_parts);
     context.run_kinds({row_parts, row_parts, column_parts, column_parts}, [&](int kind, Part part) {
-      switch (kind) {
-        case 0:
-          forward_layer.backward_weights(x, ws.forward_ws,
-                                         forward_layer.tile_rows(Range{0, tiles_f}.share(part)),
-                                         ws.gemm(part.index));
-          break;
-        case 1:
-          backward_layer.backward_weights(ws.x_reversed, ws.backward_ws,
-                                          backward_layer.tile_rows(Range{0, tiles_b}.share(part)),
-                                          ws.gemm(row_parts + part.index));
-          break;
-        case 2:
-          forward_layer.backward_inputs(ws.forward_ws, dx, Range{0, N}.share(part),
-                                        ws.gemm(2 * row_parts + part.index));
-          break;
-        default:
-          backward_layer.backward_inputs(ws.backward_ws, ws.dx_reversed, Range{0, N}.share(part),
-                                         ws.gemm(2 * row_parts + column_parts + part.index));
-          break;
+      if (kind < 2) {
+        weight_gradients(kind, x, ws, Range{0, kind == 0 ? tiles_f : tiles_b}.share(part),
+                         ws.gemm(kind * row_parts + part.index));
+      } else {
+        const int d = kind - 2;
+        input_gradient(d, ws, dx, Range{0, N}.share(part),
+                       ws.gemm(2 * row_parts + d * column_parts + part.index));
       }
     });
     // 4. dx (the forward direction's, 0 at padded steps) += the backward one's, in natural time.
@@ -322,6 +271,60 @@ class Bidirectional {
  private:
   bool fast() const {
     return forward_layer.kernel == LstmKernel::fast && backward_layer.kernel == LstmKernel::fast;
+  }
+
+  // ---- One direction's stages of the fast passes, which both the one-or-two-thread path (each
+  // direction whole on one thread) and the staged path run. Direction d = 0 is the forward
+  // layer, reading x; d = 1 the backward layer, reading x reversed within each sequence's length.
+
+  const Layer& layer(int d) const { return d == 0 ? forward_layer : backward_layer; }
+  Layer& layer(int d) { return d == 0 ? forward_layer : backward_layer; }
+  static typename Layer::Workspace& layer_ws(Workspace& ws, int d) {
+    return d == 0 ? ws.forward_ws : ws.backward_ws;
+  }
+  /// What direction d reads: x, or ws.x_reversed (written by project).
+  static const Tensor3<Scalar>& input(int d, const Tensor3<Scalar>& x, const Workspace& ws) {
+    return d == 0 ? x : ws.x_reversed;
+  }
+
+  /// W·x + b for `columns` (the backward direction reverses its columns of x first).
+  void project(int d, const Tensor3<Scalar>& x, const SequenceLengths& lengths, Workspace& ws,
+               Range columns, kernels::gemm::GemmWorkspace<Scalar>& gemm) const {
+    if (d == 1) reverse_columns(x, lengths, ws.x_reversed, columns);
+    layer(d).forward_project(input(d, x, ws), layer_ws(ws, d), columns, gemm);
+  }
+
+  /// The recurrence of `sequences` (after their columns' projection and the packing), then
+  /// their rows of out.
+  void forward_recurrence(int d, const SequenceLengths& lengths, Workspace& ws,
+                          Tensor3<Scalar>& out, Range sequences) const {
+    layer(d).forward_sequences(lengths, d == 0 ? ws.h_forward : ws.h_reversed, layer_ws(ws, d),
+                               sequences);
+    if (d == 0) {
+      write_forward_rows(lengths, ws, out, sequences);
+    } else {
+      write_backward_rows(lengths, ws, out, sequences);
+    }
+  }
+
+  /// The recurrence back through time of `sequences` (after the split of dout and the packing).
+  void backward_recurrence(int d, const SequenceLengths& lengths, Workspace& ws,
+                           Range sequences) const {
+    layer(d).backward_sequences(lengths, d == 0 ? ws.dh_forward : ws.dh_reversed, layer_ws(ws, d),
+                                sequences);
+  }
+
+  /// dW, dU, db for the gate rows of the row `tiles`, after every sequence's recurrence.
+  void weight_gradients(int d, const Tensor3<Scalar>& x, Workspace& ws, Range tiles,
+                        kernels::gemm::GemmWorkspace<Scalar>& gemm) {
+    layer(d).backward_weights(input(d, x, ws), layer_ws(ws, d), layer(d).tile_rows(tiles), gemm);
+  }
+
+  /// The input gradient of `columns` (the backward direction's in reversed time, into
+  /// ws.dx_reversed), after every sequence's recurrence.
+  void input_gradient(int d, Workspace& ws, Tensor3<Scalar>& dx, Range columns,
+                      kernels::gemm::GemmWorkspace<Scalar>& gemm) const {
+    layer(d).backward_inputs(layer_ws(ws, d), d == 0 ? dx : ws.dx_reversed, columns, gemm);
   }
 
   /// out's forward rows for `sequences`: the forward layer's output (0 at padded steps).

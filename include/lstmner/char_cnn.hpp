@@ -53,6 +53,7 @@
 /// resized within their capacity, and the GEMM's packing buffers are the caller's).
 /// Bad arguments throw std::invalid_argument starting with "lstmner: CharCNN:".
 
+#include <lstmner/detail/char_ids.hpp>
 #include <lstmner/execution_context.hpp>
 #include <lstmner/kernels/gemm.hpp>
 #include <lstmner/param.hpp>
@@ -352,24 +353,7 @@ class CharCNN {
     // Messages are built only on failure: this runs in every training step.
     const auto who = [pass] { return std::string("CharCNN: ") + pass + ": "; };
     if (vocab_size() < 1) require(false, who() + "the layer is empty (default-constructed)");
-    if (lengths.batch_size() < 1) require(false, who() + "no word lengths given");
-    if (ids.dim(0) != lengths.batch_size() || ids.dim(1) != lengths.max_length()) {
-      require(false, who() + "ids of shape " + shape_string(ids.shape()) +
-                         " do not match a batch of " + std::to_string(lengths.batch_size()) +
-                         " words of at most " + std::to_string(lengths.max_length()) +
-                         " characters (expected (" + std::to_string(lengths.batch_size()) + ", " +
-                         std::to_string(lengths.max_length()) + "))");
-    }
-    for (Index w = 0; w < lengths.batch_size(); ++w) {
-      for (Index p = 0; p < lengths[w]; ++p) {
-        const Index id = ids(w, p);
-        if (id >= 0 && id < vocab_size()) continue;
-        require(false, who() + "id " + std::to_string(id) + " of character " + std::to_string(p) +
-                           " of word " + std::to_string(w) +
-                           " is outside the character vocabulary [0, " +
-                           std::to_string(vocab_size()) + ")");
-      }
-    }
+    detail::check_char_ids(ids, lengths, vocab_size(), "CharCNN", pass);
   }
 
  private:

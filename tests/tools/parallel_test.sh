@@ -12,17 +12,7 @@ fi
 bin=$(cd "$1" && pwd)
 sample=$(cd "$2" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-passes=0
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
-not_ok() { failures=$((failures + 1)); echo "FAILED: $1"; }
-check() {
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 d="$work/search"
 "$bin/lstmner-tune" --dir "$d" --data "$sample" --param lr=loguniform:0.003:0.01 \
@@ -46,5 +36,4 @@ check "  ... the report's numbers match summary.json" \
 check "--print-commands now has nothing left to run" \
   test -z "$("$bin/lstmner-tune" --dir "$d" --print-commands)"
 
-echo "$passes passed, $failures failed"
-exit $((failures > 0))
+finish

@@ -6,27 +6,7 @@
 set -uo pipefail
 bin=$1
 data=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-passes=0
-
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
-not_ok() { failures=$((failures + 1)); echo "FAILED: $1"; }
-check() {  # check "description" command...
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-expect_exit() {  # expect_exit CODE "description" command...
-  local code=$1 what=$2
-  shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [[ $got == "$code" ]]; then ok "$what (exit $got)"; else
-    not_ok "$what: exit $got, expected $code"; sed 's/^/  | /' "$work/err" | head -20
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 usage_error() {  # usage_error TOOL "description" args...: exit 2, the prefix, the usage hint
   local tool=$1 what=$2
   shift 2
@@ -102,5 +82,4 @@ expect_exit 0 "train again over the same --metrics-json" \
 check "  ... keeps its mode 600" test "$(stat -c %a "$work/metrics.json")" = 600
 check "  ... leaves no temporary file" test "$(ls -a "$work" | wc -l)" = "$before"
 
-echo "$passes passed, $failures failed"
-exit $((failures > 0))
+finish

@@ -13,15 +13,7 @@
 #     training report there (what docs/images/report.png is).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-failures=0
-passes=0
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
-not_ok() { failures=$((failures + 1)); echo "FAILED: $1"; }
-check() {
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 pages() {
   local bin sample eval_dir out
@@ -116,5 +108,4 @@ case $mode in
   browser) browser "$@" ;;
   *) echo "usage: report_tests.sh pages|browser ..." >&2; exit 2 ;;
 esac
-echo "$passes passed, $failures failed"
-exit $((failures > 0))
+finish

@@ -19,17 +19,7 @@ if [[ $mode == parallel ]] && ! command -v parallel >/dev/null; then
   echo "SKIPPED: GNU parallel not found (scripts/install-deps.sh installs Debian's parallel)"
   exit 77
 fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-passes=0
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
-not_ok() { failures=$((failures + 1)); echo "FAILED: $1"; }
-check() {  # check "description" command...
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 same() {  # same "description" FILE_A FILE_B: byte for byte, and not empty
   if [[ -s $2 ]] && cmp -s "$2" "$3"; then ok "$1"; else
     not_ok "$1"; diff "$2" "$3" | head -10 | sed 's/^/  | /'
@@ -139,5 +129,4 @@ if [[ $mode == parallel ]]; then
   check "the corpus is cut into $pieces pieces at --block 10k (more than 5)" test "$pieces" -gt 5
 fi
 
-echo "$passes passed, $failures failed"
-exit $((failures > 0))
+finish

@@ -5,12 +5,8 @@
 set -uo pipefail
 bin=$1
 sample=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-passes=0
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
 # The JSON checks need python3 (scripts/install-deps.sh installs it); without it they say so.
 py_check() {  # py_check "description" python-arguments... (the script on stdin)
   local what=$1
@@ -21,21 +17,6 @@ py_check() {  # py_check "description" python-arguments... (the script on stdin)
     return
   fi
   if python3 - "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-not_ok() { failures=$((failures + 1)); echo "FAILED: $1"; }
-check() {  # check "description" command...
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-expect_exit() {  # expect_exit CODE "description" command...
-  local code=$1 what=$2
-  shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [[ $got == "$code" ]]; then ok "$what (exit $got)"; else
-    not_ok "$what: exit $got, expected $code"; sed 's/^/  | /' "$work/err" | head -20
-  fi
 }
 
 small_model=(--data "$sample" --emb-dim 32 --hidden 32 --casing-dim 8 --batch-size 8 --lr 0.005
@@ -171,5 +152,4 @@ expect_exit 1 "tag names a missing input" "$bin/lstmner-tag" --model "$work/m.mo
 check "  ... in its message" grep -q "missing.txt" "$work/err"
 expect_exit 2 "tag rejects an unknown input format" "$bin/lstmner-tag" --model "$work/m.model" --input-format xml
 
-echo "$passes passed, $failures failed"
-exit $((failures > 0))
+finish

@@ -9,27 +9,7 @@ bin=$(cd "$1" && pwd)
 sample=$(cd "$2" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 fake="$here/fake_trial.sh"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-passes=0
-
-ok() { passes=$((passes + 1)); echo "ok: $1"; }
-not_ok() { failures=$((failures + 1)); echo "FAILED: $1"; }
-check() {  # check "description" command...
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-expect_exit() {  # expect_exit CODE "description" command...
-  local code=$1 what=$2
-  shift 2
-  "$@" >"$work/out" 2>"$work/err"
-  local got=$?
-  if [[ $got == "$code" ]]; then ok "$what (exit $got)"; else
-    not_ok "$what: exit $got, expected $code"; sed 's/^/  | /' "$work/err" | head -20
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 py() { python3 - "$@"; }
 
 touch "$work/data.txt"
@@ -180,5 +160,4 @@ best_command=$(py "$work/real/summary.json" <<<'import json,sys; print(json.load
 (cd "$work" && eval "\"\$bin/lstmner-train\" ${best_command#lstmner-train} -q") >/dev/null 2>&1
 check "  ... the best command line runs and saves best.model" test -s "$work/best.model"
 
-echo "$passes passed, $failures failed"
-exit $((failures > 0))
+finish

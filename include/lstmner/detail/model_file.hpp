@@ -178,38 +178,28 @@ struct FieldCodec<bool> {
   static void write(BinaryWriter& out, bool v) { out.write_bool(v); }
   static bool read(BinaryReader& in, const std::string& field) { return in.read_bool(field); }
 };
-/// Enumerations are stored by name, so that their numbering never matters.
-template <>
-struct FieldCodec<TagScheme> {
-  static constexpr FieldType type = FieldType::text;
-  static std::string text(TagScheme v) { return to_string(v); }
-  static TagScheme parse(const std::string& name) { return parse_tag_scheme(name); }
-};
-template <>
-struct FieldCodec<OutputKind> {
-  static constexpr FieldType type = FieldType::text;
-  static std::string text(OutputKind v) { return to_string(v); }
-  static OutputKind parse(const std::string& name) { return parse_output_kind(name); }
-};
-/// By name: a new encoder is one more name in tagger_config.hpp's to_string / parse pair.
-template <>
-struct FieldCodec<CharEncoderKind> {
-  static constexpr FieldType type = FieldType::text;
-  static std::string text(CharEncoderKind v) { return to_string(v); }
-  static CharEncoderKind parse(const std::string& name) { return parse_char_encoder(name); }
-};
 template <>
 struct FieldCodec<std::string> {
   static constexpr FieldType type = FieldType::text;
   static std::string text(const std::string& v) { return v; }
   static std::string parse(const std::string& v) { return v; }
 };
-template <>
-struct FieldCodec<OptimizerKind> {
+/// Enumerations are stored by name (their to_string and its parse function), so that their
+/// numbering never matters: a new enumerator is one more name in that pair.
+template <class Enum, Enum (*parse_name)(const std::string&)>
+struct EnumFieldCodec {
   static constexpr FieldType type = FieldType::text;
-  static std::string text(OptimizerKind v) { return to_string(v); }
-  static OptimizerKind parse(const std::string& name) { return parse_optimizer(name); }
+  static std::string text(Enum v) { return to_string(v); }
+  static Enum parse(const std::string& name) { return parse_name(name); }
 };
+template <>
+struct FieldCodec<TagScheme> : EnumFieldCodec<TagScheme, parse_tag_scheme> {};
+template <>
+struct FieldCodec<OutputKind> : EnumFieldCodec<OutputKind, parse_output_kind> {};
+template <>
+struct FieldCodec<CharEncoderKind> : EnumFieldCodec<CharEncoderKind, parse_char_encoder> {};
+template <>
+struct FieldCodec<OptimizerKind> : EnumFieldCodec<OptimizerKind, parse_optimizer> {};
 
 template <class T>
 void write_field_value(BinaryWriter& out, const T& value) {
@@ -315,31 +305,6 @@ inline ModelHeader read_header(BinaryReader& in) {
   return header;
 }
 
-/// Format 1's configuration: fixed-order values (written by lstmner before format 2; this
-/// version reads them and writes them only in tests).
-inline void write_config_v1(BinaryWriter& out, const TaggerConfig& c) {
-  out.write_i32(c.embedding_dim);
-  out.write_i32(c.hidden_dim);
-  out.write_i32(c.casing_dim);
-  out.write_u8(c.lowercase);
-  out.write_u8(c.normalize_digits);
-  out.write_i32(c.min_word_count);
-  out.write_f64(c.dropout);
-  out.write_f64(c.singleton_unk);
-  out.write_f64(c.word_dropout);
-  out.write_u32(static_cast<std::uint32_t>(c.optimizer));
-  out.write_f64(c.learning_rate);
-  out.write_f64(c.momentum);
-  out.write_f64(c.clip_norm);
-  out.write_i32(c.batch_size);
-  out.write_i32(c.epochs);
-  out.write_i32(c.patience);
-  out.write_u32(static_cast<std::uint32_t>(c.train_scheme));
-  out.write_u8(c.constrained_decoding);
-  out.write_u64(c.seed);
-  out.write_i32(0);  // threads: the machine's, not the model's
-}
-
 /// A scheme stored as format 1's u32 code (0 IOB1, 1 IOB2, 2 IOBES).
 inline TagScheme read_scheme_v1(BinaryReader& in, const std::string& field) {
   const std::uint32_t code = in.read_u32(field);
@@ -349,6 +314,7 @@ inline TagScheme read_scheme_v1(BinaryReader& in, const std::string& field) {
   return static_cast<TagScheme>(code);
 }
 
+/// Format 1's configuration: fixed-order values (written by lstmner before format 2).
 inline TaggerConfig read_config_v1(BinaryReader& in) {
   TaggerConfig c;
   c.embedding_dim = in.read_i32("config.embedding_dim");

@@ -18,10 +18,10 @@
 
 #include <lstmner/crf.hpp>
 #include <lstmner/decode.hpp>
+#include <lstmner/detail/dense_stages.hpp>
 #include <lstmner/output_head.hpp>
 #include <lstmner/softmax_dense.hpp>
 
-#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,8 +34,10 @@ class CrfHead final : public OutputHead<Scalar> {
   using typename OutputHead<Scalar>::SentenceScores;
   using Base = OutputHead<Scalar>;
 
-  static constexpr Index columns_per_part = 32;
-  static constexpr Index features_per_part = 32;
+  /// Token columns per part of forward and dx, input features per part of the weight gradient,
+  /// at least (detail/dense_stages.hpp); sentences per part of the CRF's forward–backward.
+  static constexpr Index columns_per_part = detail::dense_columns_per_part;
+  static constexpr Index features_per_part = detail::dense_features_per_part;
   static constexpr Index sentences_per_part = 4;
 
   struct State final : Base::State {
@@ -86,15 +88,8 @@ class CrfHead final : public OutputHead<Scalar> {
 
   void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& scores,
                typename Base::State& base_state, ExecutionContext& context) const override {
-    State& state = static_cast<State&>(base_state);
-    const Index N = x.dim(1) * x.dim(2);
-    scores.resize(dense.num_classes(), x.dim(1), x.dim(2));
-    const int parts = context.parts_for(N, columns_per_part);
-    state.dense.reserve_parts(parts);
-    context.run(parts, [&](Part part) {
-      dense.forward_columns(x, lengths, scores, state.dense.gemm(part.index),
-                            Range{0, N}.share(part));
-    });
+    detail::dense_forward(dense, x, lengths, scores, static_cast<State&>(base_state).dense,
+                          context);
   }
 
   double loss_backward(const Tensor3<Scalar>& x, const Tensor3<Scalar>& scores,
@@ -102,7 +97,7 @@ class CrfHead final : public OutputHead<Scalar> {
                        double scale, Tensor3<Scalar>& dx, typename Base::State& base_state,
                        ExecutionContext& context) override {
     State& state = static_cast<State&>(base_state);
-    const Index N = x.dim(1) * x.dim(2), B = lengths.batch_size();
+    const Index B = lengths.batch_size();
     dense.prepare_affine_backward(x, lengths, dx, state.dense);
     crf.prepare(scores, tags, lengths, state.dense.d_scores, state.crf);
     context.for_ranges(B, sentences_per_part, [&](Range sentences) {
@@ -110,16 +105,8 @@ class CrfHead final : public OutputHead<Scalar> {
                                   sentences.first, sentences.last);
     });
     const double loss = crf.add_gradients(state.crf);
-    const int column_parts = context.parts_for(N, columns_per_part);
-    const int feature_parts = context.parts_for(dense.input_dim(), features_per_part);
-    state.dense.reserve_parts(std::max(column_parts, feature_parts));
-    context.run(column_parts, [&](Part part) {
-      dense.input_gradient_columns(state.dense, dx, state.dense.gemm(part.index),
-                                   Range{0, N}.share(part));
-    });
-    context.run(feature_parts, [&](Part part) {
-      dense.weight_gradients(x, state.dense, state.dense.gemm(part.index),
-                             Range{0, dense.input_dim()}.share(part));
+    detail::dense_backward(dense, x, state.dense, context, [&](auto& gemm, Range columns) {
+      dense.input_gradient_columns(state.dense, dx, gemm, columns);
     });
     return loss;
   }

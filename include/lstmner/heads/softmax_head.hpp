@@ -11,10 +11,10 @@
 
 #include <lstmner/crf.hpp>
 #include <lstmner/decode.hpp>
+#include <lstmner/detail/dense_stages.hpp>
 #include <lstmner/output_head.hpp>
 #include <lstmner/softmax_dense.hpp>
 
-#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -28,9 +28,9 @@ class SoftmaxHead final : public OutputHead<Scalar> {
   using Base = OutputHead<Scalar>;
 
   /// Token columns per part of forward and the loss gradient, input features per part of the
-  /// weight gradient, at least.
-  static constexpr Index columns_per_part = 32;
-  static constexpr Index features_per_part = 32;
+  /// weight gradient, at least (detail/dense_stages.hpp).
+  static constexpr Index columns_per_part = detail::dense_columns_per_part;
+  static constexpr Index features_per_part = detail::dense_features_per_part;
 
   struct State final : Base::State {
     typename SoftmaxDense<Scalar>::Workspace dense;
@@ -62,15 +62,8 @@ class SoftmaxHead final : public OutputHead<Scalar> {
 
   void forward(const Tensor3<Scalar>& x, const SequenceLengths& lengths, Tensor3<Scalar>& scores,
                typename Base::State& base_state, ExecutionContext& context) const override {
-    State& state = static_cast<State&>(base_state);
-    const Index N = x.dim(1) * x.dim(2);
-    scores.resize(dense.num_classes(), x.dim(1), x.dim(2));
-    const int parts = context.parts_for(N, columns_per_part);
-    state.dense.reserve_parts(parts);
-    context.run(parts, [&](Part part) {
-      dense.forward_columns(x, lengths, scores, state.dense.gemm(part.index),
-                            Range{0, N}.share(part));
-    });
+    detail::dense_forward(dense, x, lengths, scores, static_cast<State&>(base_state).dense,
+                          context);
   }
 
   double loss_backward(const Tensor3<Scalar>& x, const Tensor3<Scalar>& scores,
@@ -78,18 +71,9 @@ class SoftmaxHead final : public OutputHead<Scalar> {
                        double scale, Tensor3<Scalar>& dx, typename Base::State& base_state,
                        ExecutionContext& context) override {
     State& state = static_cast<State&>(base_state);
-    const Index N = x.dim(1) * x.dim(2);
     dense.prepare_loss_backward(x, scores, tags, lengths, dx, state.dense);
-    const int column_parts = context.parts_for(N, columns_per_part);
-    const int feature_parts = context.parts_for(dense.input_dim(), features_per_part);
-    state.dense.reserve_parts(std::max(column_parts, feature_parts));
-    context.run(column_parts, [&](Part part) {
-      dense.loss_backward_columns(x, scores, tags, lengths, scale, dx, state.dense,
-                                  state.dense.gemm(part.index), Range{0, N}.share(part));
-    });
-    context.run(feature_parts, [&](Part part) {
-      dense.weight_gradients(x, state.dense, state.dense.gemm(part.index),
-                             Range{0, dense.input_dim()}.share(part));
+    detail::dense_backward(dense, x, state.dense, context, [&](auto& gemm, Range columns) {
+      dense.loss_backward_columns(x, scores, tags, lengths, scale, dx, state.dense, gemm, columns);
     });
     return SoftmaxDense<Scalar>::total_loss(state.dense, scale);
   }
