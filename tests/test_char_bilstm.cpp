@@ -26,6 +26,7 @@ using lstmner_test::allocations_since;
 using lstmner_test::CharBatch;
 using lstmner_test::random_char_batch;
 using lstmner_test::random_matrix;
+using lstmner_test::require_char_id_checks;
 using lstmner_test::start_measuring;
 
 namespace {
@@ -511,17 +512,8 @@ TEST_CASE("char BiLSTM: bad arguments are named") {
   Rng rng(5);
   CharBiLSTM<float> layer(4, 2, 3, rng);
   CharBiLSTM<float>::Workspace ws;
+  const CharBatch batch = require_char_id_checks(layer, ws, "CharBiLSTM", rng);
   Tensor2<float> out;
-  CharBatch batch = random_char_batch({2, 3}, 4, rng);
-  batch.ids(0, 1) = 9;
-  REQUIRE_THROWS_WITH(layer.forward(batch.ids, batch.lengths, out, ws),
-                      "lstmner: CharBiLSTM: forward: id 9 of character 1 of word 0 is outside the "
-                      "character vocabulary [0, 4)");
-  batch.ids(0, 1) = 1;
-  const SequenceLengths other({2, 4});
-  REQUIRE_THROWS_WITH(layer.forward(batch.ids, other, out, ws),
-                      Catch::Contains("ids of shape (2, 3) do not match a batch of 2 words of at "
-                                      "most 4 characters"));
   Tensor2<float> d_out(Tensor2<float>::Shape{6, 2});
   d_out.setZero();
   REQUIRE_THROWS_WITH(layer.backward(batch.ids, batch.lengths, d_out, ws),

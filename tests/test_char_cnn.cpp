@@ -20,6 +20,7 @@ using lstmner_test::allocations_since;
 using lstmner_test::CharBatch;
 using lstmner_test::random_char_batch;
 using lstmner_test::random_matrix;
+using lstmner_test::require_char_id_checks;
 using lstmner_test::start_measuring;
 
 namespace {
@@ -326,17 +327,8 @@ TEST_CASE("char CNN: bad arguments are named") {
   Rng rng(5);
   CharCNN<float> cnn(4, 2, 3, rng);
   CharCNN<float>::Workspace ws;
+  const CharBatch batch = require_char_id_checks(cnn, ws, "CharCNN", rng);
   Tensor2<float> out;
-  CharBatch batch = random_char_batch({2, 3}, 4, rng);
-  batch.ids(0, 1) = 9;
-  REQUIRE_THROWS_WITH(cnn.forward(batch.ids, batch.lengths, out, ws),
-                      "lstmner: CharCNN: forward: id 9 of character 1 of word 0 is outside the "
-                      "character vocabulary [0, 4)");
-  batch.ids(0, 1) = 1;
-  const SequenceLengths other({2, 4});
-  REQUIRE_THROWS_WITH(cnn.forward(batch.ids, other, out, ws),
-                      Catch::Contains("ids of shape (2, 3) do not match a batch of 2 words of at "
-                                      "most 4 characters"));
   Tensor2<float> d_out(Tensor2<float>::Shape{3, 2});
   d_out.setZero();
   REQUIRE_THROWS_WITH(cnn.backward(batch.ids, batch.lengths, d_out, ws),

@@ -34,10 +34,8 @@ class CrfHead final : public OutputHead<Scalar> {
   using typename OutputHead<Scalar>::SentenceScores;
   using Base = OutputHead<Scalar>;
 
-  /// Token columns per part of forward and dx, input features per part of the weight gradient,
-  /// at least (detail/dense_stages.hpp); sentences per part of the CRF's forward–backward.
-  static constexpr Index columns_per_part = detail::dense_columns_per_part;
-  static constexpr Index features_per_part = detail::dense_features_per_part;
+  /// Sentences per part of the CRF's forward–backward, at least (the affine map's parts:
+  /// detail/dense_stages.hpp).
   static constexpr Index sentences_per_part = 4;
 
   struct State final : Base::State {

@@ -7,7 +7,8 @@
 ///
 /// Parameters: "output.W" [K x D], "output.b" [K x 1].
 /// Threads: forward and the loss gradient by token columns, the weight gradient by input
-/// features (softmax_dense.hpp says why the results do not depend on the cut).
+/// features (detail/dense_stages.hpp; softmax_dense.hpp says why the results do not depend on
+/// the cut).
 
 #include <lstmner/crf.hpp>
 #include <lstmner/decode.hpp>
@@ -26,11 +27,6 @@ class SoftmaxHead final : public OutputHead<Scalar> {
  public:
   using typename OutputHead<Scalar>::SentenceScores;
   using Base = OutputHead<Scalar>;
-
-  /// Token columns per part of forward and the loss gradient, input features per part of the
-  /// weight gradient, at least (detail/dense_stages.hpp).
-  static constexpr Index columns_per_part = detail::dense_columns_per_part;
-  static constexpr Index features_per_part = detail::dense_features_per_part;
 
   struct State final : Base::State {
     typename SoftmaxDense<Scalar>::Workspace dense;
