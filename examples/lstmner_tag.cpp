@@ -13,6 +13,13 @@
 // window is tagged on all threads, written in input order and flushed, then the next is read:
 // memory is bounded by the window, whatever the size of the input (docs/tools.md states the
 // bound), and the output is the same for every window size.
+//
+// Documents (for a model with a document-context block, blocks/doc_context.hpp): in CoNLL input
+// a document runs from one -DOCSTART- line to the next; in raw text, from one blank line to the
+// next. A window's last document, which the next window may continue, is held back and tagged
+// with the next window, so every document is tagged whole — unless it is longer than the window
+// (or the input has no document boundaries at all): then each window's part of it is a document
+// of its own, and only then do the tags depend on --window.
 
 #include <lstmner/conll_stream.hpp>
 #include <lstmner/tagger.hpp>
@@ -30,6 +37,7 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -85,12 +93,24 @@ struct Totals {
 
 std::vector<std::vector<std::string>> timed_predict(
     const lstmner::Tagger<float>& tagger, const std::vector<std::vector<std::string>>& words,
-    Totals& totals) {
+    const std::vector<bool>& starts_document, Totals& totals) {
   const auto t0 = Clock::now();
-  auto tags = tagger.predict(words);
+  auto tags = tagger.predict(words, starts_document);
   totals.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
   for (const auto& w : words) totals.tokens += w.size();
   return tags;
+}
+
+/// How many of the `count` sentences read so far to tag now: all of them, unless documents
+/// matter (`documents`), more input may follow (`more`) and a document other than the first
+/// starts among them (starts(i)): then those before the last document start, the rest being
+/// held back for the next window.
+template <class Starts>
+std::size_t ready_sentences(std::size_t count, bool documents, bool more, Starts&& starts) {
+  if (!documents || !more) return count;
+  for (std::size_t j = count; j-- > 1;)
+    if (starts(j)) return j;
+  return count;
 }
 
 void end_window(std::ostream& out, Progress& progress, const Totals& totals) {
@@ -123,14 +143,16 @@ void write_text_json(std::ostream& out, lstmner::TagScheme scheme, const std::st
 /// Raw text, one sentence per line: a window of lines at a time.
 void tag_text(const lstmner::Tagger<float>& tagger, const Options& opt, std::istream& in,
               const std::string& name, std::ostream& out, Progress& progress, Totals& totals) {
+  const bool documents = tagger.config().doc_context_dim > 0;
+  // The lines read and not yet written (a held-back document first), their tokens and words.
   std::vector<std::string> lines;
   std::vector<std::vector<lstmner::TextToken>> tokens;
   std::vector<std::vector<std::string>> words;
   std::string line;
   bool more = true;
-  while (more) {
-    lines.clear();
-    while (opt.window == 0 || lines.size() < opt.window) {
+  while (more || !lines.empty()) {
+    const std::size_t held = lines.size();
+    while (more && (opt.window == 0 || lines.size() < held + opt.window)) {
       if (!std::getline(in, line)) {
         more = false;
         break;
@@ -142,21 +164,31 @@ void tag_text(const lstmner::Tagger<float>& tagger, const Options& opt, std::ist
     if (lines.empty()) break;
     tokens.resize(lines.size());
     words.resize(lines.size());
-    for (std::size_t s = 0; s < lines.size(); ++s) {
+    for (std::size_t s = held; s < lines.size(); ++s) {
       tokens[s] = lstmner::tokenize(lines[s]);
       words[s].clear();
       for (const auto& t : tokens[s]) words[s].push_back(t.text);
     }
-    const auto tags = timed_predict(tagger, words, totals);
-    for (std::size_t s = 0; s < lines.size(); ++s) {
+    // A line after a blank one opens a document.
+    auto starts = [&](std::size_t s) { return s == 0 || words[s - 1].empty(); };
+    const std::size_t ready = ready_sentences(lines.size(), documents, more, starts);
+    std::vector<bool> starts_document(ready);
+    for (std::size_t s = 0; s < ready; ++s) starts_document[s] = starts(s);
+    std::vector<std::vector<std::string>> batch(std::make_move_iterator(words.begin()),
+                                                std::make_move_iterator(words.begin() + ready));
+    const auto tags = timed_predict(tagger, batch, starts_document, totals);
+    for (std::size_t s = 0; s < ready; ++s) {
       if (opt.output_format == "json") {
-        write_text_json(out, tagger.output_scheme(), lines[s], tokens[s], words[s], tags[s]);
+        write_text_json(out, tagger.output_scheme(), lines[s], tokens[s], batch[s], tags[s]);
       } else {
-        for (std::size_t i = 0; i < words[s].size(); ++i)
-          out << words[s][i] << ' ' << tags[s][i] << '\n';
+        for (std::size_t i = 0; i < batch[s].size(); ++i)
+          out << batch[s][i] << ' ' << tags[s][i] << '\n';
         out << '\n';
       }
     }
+    lines.erase(lines.begin(), lines.begin() + static_cast<std::ptrdiff_t>(ready));
+    tokens.erase(tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(ready));
+    words.erase(words.begin(), words.begin() + static_cast<std::ptrdiff_t>(ready));
     end_window(out, progress, totals);
   }
 }
@@ -168,12 +200,32 @@ void tag_conll(const lstmner::Tagger<float>& tagger, const Options& opt, std::is
   read.word_column = opt.word_column;
   read.tag_column = std::nullopt;  // keep every column as it is; the prediction goes after them
   lstmner::ConllStreamReader reader(in, name, read);
-  lstmner::ConllWindow window;
+  const bool documents = tagger.config().doc_context_dim > 0;
+  lstmner::ConllWindow next, window;  // window: what is tagged now (a held-back document first)
+  std::vector<lstmner::Sentence> held;
   std::vector<std::vector<std::string>> words;
-  while (reader.read(opt.window, window)) {
+  bool more = true;
+  while (more) {
+    more = reader.read(opt.window, next);
+    if (!more && held.empty()) break;
+    held.insert(held.end(), std::make_move_iterator(next.sentences.begin()),
+                std::make_move_iterator(next.sentences.end()));
+    // An empty document ends the window (the reader stops there): nothing is held back.
+    const std::size_t ready =
+        ready_sentences(held.size(), documents, more && !next.empty_document,
+                        [&](std::size_t s) { return held[s].starts_document; });
+    window.sentences.assign(
+        std::make_move_iterator(held.begin()),
+        std::make_move_iterator(held.begin() + static_cast<std::ptrdiff_t>(ready)));
+    held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(ready));
+    window.empty_document = next.empty_document;
     words.resize(window.sentences.size());
-    for (std::size_t s = 0; s < words.size(); ++s) words[s] = window.sentences[s].words;
-    const auto tags = timed_predict(tagger, words, totals);
+    std::vector<bool> starts_document(window.sentences.size());
+    for (std::size_t s = 0; s < words.size(); ++s) {
+      words[s] = window.sentences[s].words;
+      starts_document[s] = window.sentences[s].starts_document;
+    }
+    const auto tags = timed_predict(tagger, words, starts_document, totals);
     if (opt.output_format == "json") {
       for (std::size_t s = 0; s < words.size(); ++s) {
         nlohmann::json j;
@@ -215,7 +267,7 @@ int run(int argc, char** argv) {
   app.add_option("--window,--chunk", opt.window,
                  "Sentences (raw text: lines) read, tagged together and written before the next "
                  "are read; memory grows with it. 0 = the whole input at once. The tags do not "
-                 "depend on it")
+                 "depend on it (with a document-context model: unless a document is longer)")
       ->check(CLI::Range(0, 1 << 24));
   app.add_option("--threads", opt.threads,
                  "Threads to tag on (batches shared out among them); 0 = every available core. "

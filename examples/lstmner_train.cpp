@@ -118,7 +118,8 @@ std::pair<lstmner::EvaluationReport, lstmner::ErrorAnalysis> evaluate_and_analyz
     words.push_back(s.words);
     gold.push_back(s.tags);
   }
-  std::vector<std::vector<std::string>> predicted = tagger.predict(words);
+  std::vector<std::vector<std::string>> predicted =
+      tagger.predict(words, lstmner::Tagger<float>::document_starts(data));
   if (data.scheme != tagger.output_scheme())
     for (auto& tags : predicted)
       tags = lstmner::convert_tags(tags, tagger.output_scheme(), data.scheme);
@@ -132,6 +133,7 @@ nlohmann::json config_json(const TaggerConfig& c) {
   return {{"embedding_dim", c.embedding_dim},
           {"hidden_dim", c.hidden_dim},
           {"casing_dim", c.casing_dim},
+          {"doc_context_dim", c.doc_context_dim},
           {"lowercase", c.lowercase},
           {"normalize_digits", c.normalize_digits},
           {"min_word_count", c.min_word_count},
@@ -205,6 +207,10 @@ int run(int argc, char** argv) {
   app.add_option("--emb-dim", config.embedding_dim, "Word embedding size");
   app.add_option("--hidden", config.hidden_dim, "LSTM hidden size per direction");
   app.add_option("--casing-dim", config.casing_dim, "Casing feature embedding size (0: off)");
+  app.add_option("--doc-context-dim", config.doc_context_dim,
+                 "Document-context feature embedding size (0: off): how each word is cased "
+                 "elsewhere in its -DOCSTART- document")
+      ->check(CLI::Range(0, 256));
   app.add_option(
          "--char-encoder", opt.char_encoder,
          "Character-level word encoder: bilstm (char BiLSTM, Lample et al.), cnn (char CNN, "

@@ -47,6 +47,9 @@ std::vector<EncodedSentence> random_sentences(const std::vector<std::size_t>& le
           static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(shape.num_tags))));
       s.singleton.push_back(static_cast<std::uint8_t>(t % 3 == 0));
     }
+    for (std::size_t t = 0; t < length && shape.doc_context_dim > 0; ++t)
+      s.doc_context.push_back(static_cast<std::int32_t>(
+          rng.below(static_cast<std::uint64_t>(num_doc_context_classes))));
     if (shape.char_encoder != CharEncoderKind::none) {
       // A spelling of 1..12 characters per word id: repeated words are spelled alike.
       s.char_offsets.assign(1, 0);
@@ -64,9 +67,11 @@ std::vector<EncodedSentence> random_sentences(const std::vector<std::size_t>& le
 }
 
 /// The tagger's default shape, scaled down in vocabulary only; with `chars`, a character
-/// encoder of the default size over 80 characters.
+/// encoder of the default size over 80 characters; with the char CNN also a document-context
+/// block of 8 rows (the composition measured in docs/accuracy.md).
 NetworkShape default_shape(CharEncoderKind chars = CharEncoderKind::none) {
   NetworkShape shape;
+  shape.doc_context_dim = chars == CharEncoderKind::cnn ? 8 : 0;
   shape.char_encoder = chars;
   shape.char_vocabulary_size = 80;
   shape.vocabulary_size = 500;
@@ -161,6 +166,7 @@ TEST_CASE("a training step allocates nothing once its buffers are sized") {
         const NetworkShape shape = default_shape(chars);
         TaggerNetwork<float> network(with_dropout(shape, 0.5), rng);
         REQUIRE((network.block("chars") != nullptr) == (chars != CharEncoderKind::none));
+        REQUIRE((network.block("doc_context") != nullptr) == (chars == CharEncoderKind::cnn));
         TaggerConfig config;
         config.threads = threads;
         config.optimizer = optimizer;

@@ -52,7 +52,7 @@ Run train_with(int threads, OptimizerKind optimizer, const ConllDocument& train,
   for (const auto* p : tagger.network().params()) run.weights.push_back(p->value);
   std::vector<std::vector<std::string>> words;
   for (const auto& s : test.sentences) words.push_back(s.words);
-  run.tags = tagger.predict(words);
+  run.tags = tagger.predict(words, Tagger<float>::document_starts(test));
   run.last_loss = history.epochs.back().train_loss;
   return run;
 }
@@ -96,7 +96,8 @@ bool same_bits(const Run& a, const Run& b) {
 
 // The character encoders add stages of their own: the char BiLSTM cuts its words by length
 // buckets and groups of words, its gate rows and its distinct characters; the char CNN its
-// words. With the CRF head, 2 layers and every other input block.
+// words. With the CRF head, 2 layers and every other input block (with the char CNN also the
+// document-context block).
 TEST_CASE("with a character encoder and a CRF, the same seed gives the same bits on any threads") {
   const ConllDocument train = read_conll((sample_dir() / "train.txt").string());
   const ConllDocument test = read_conll((sample_dir() / "test.txt").string());
@@ -106,9 +107,11 @@ TEST_CASE("with a character encoder and a CRF, the same seed gives the same bits
     config.char_encoder = chars;
     config.output = OutputKind::crf;
     config.lstm_layers = 2;
+    config.doc_context_dim = chars == CharEncoderKind::cnn ? 8 : 0;
     const Run one = train_with(1, OptimizerKind::Adam, train, test, config);
-    // words, casing, the char encoder's (table + BiLSTM: 7; CNN: 3), 2 BiLSTM layers, the CRF's
-    REQUIRE(one.weights.size() == (chars == CharEncoderKind::bilstm ? 26 : 22));
+    // words, casing, (doc_context), the char encoder's (table + BiLSTM: 7; CNN: 3), 2 BiLSTM
+    // layers, the CRF's
+    REQUIRE(one.weights.size() == (chars == CharEncoderKind::bilstm ? 26 : 23));
     for (int threads : {2, 3, 4, 8}) {
       CAPTURE(threads);
       const Run many = train_with(threads, OptimizerKind::Adam, train, test, config);

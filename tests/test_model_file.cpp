@@ -418,7 +418,7 @@ TEST_CASE("fields newer than a file take their documented defaults; unknown valu
                                           "min_char_count",      "word_vectors",
                                           "max_word_vectors",    "freeze_word_vectors",
                                           "average_checkpoints", "threads",
-                                          "max_batch_tokens"};
+                                          "max_batch_tokens",    "doc_context_dim"};
   for (const std::string& name : newer) REQUIRE(find(p, name) != nullptr);
   Payload2 old = p;
   old.fields.erase(std::remove_if(old.fields.begin(), old.fields.end(),
@@ -437,6 +437,7 @@ TEST_CASE("fields newer than a file take their documented defaults; unknown valu
   CHECK(t.config().min_char_count == 1);
   CHECK(t.config().word_vectors.empty());
   CHECK(t.config().average_checkpoints == 0);
+  CHECK(t.config().doc_context_dim == 0);
   CHECK(t.config().max_batch_tokens == defaults.max_batch_tokens);
   CHECK(tag_column(t) == reference);
 

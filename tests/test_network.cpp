@@ -117,6 +117,7 @@ struct Composition {
   OutputKind output;
   CharEncoderKind chars;
   double dropout;
+  int doc_context_dim = 0;
 };
 
 /// Checks every parameter's gradient of `shape`'s network against finite differences (double),
@@ -131,6 +132,13 @@ void check_network_gradients(const NetworkShape& shape, std::uint64_t seed) {
   data[1].tags = {0};
   data[2].tags.back() = 0;
   if (shape.char_encoder != CharEncoderKind::none) add_characters(data);
+  if (shape.doc_context_dim > 0) {  // every class but padding, repeated within the batch
+    for (auto& s : data) {
+      s.doc_context.clear();
+      for (std::size_t t = 0; t < s.size(); ++t)
+        s.doc_context.push_back(1 + static_cast<std::int32_t>(rng.below(4)));
+    }
+  }
   Batch batch;
   fill_batch(data, {0, 1, 2}, batch);
   REQUIRE(batch.lengths[1] == 1);
@@ -143,6 +151,7 @@ void check_network_gradients(const NetworkShape& shape, std::uint64_t seed) {
     const std::size_t encoder_params = shape.char_encoder == CharEncoderKind::bilstm ? 7 : 3;
     CHECK(net.block("chars")->params().size() == encoder_params);
   }
+  CHECK((net.block("doc_context") != nullptr) == (shape.doc_context_dim > 0));
   CHECK(net.encoder.layers.size() == static_cast<std::size_t>(shape.lstm_layers));
   CHECK(net.head->name() == to_string(shape.output));
 
@@ -186,6 +195,10 @@ TEST_CASE("whole-network gradients match finite differences, dropout on, every c
       {"2 layers, softmax, char BiLSTM, dropout", 2, OutputKind::softmax, CharEncoderKind::bilstm,
        0.3},
       {"2 layers, CRF, char BiLSTM, dropout", 2, OutputKind::crf, CharEncoderKind::bilstm, 0.3},
+      {"1 layer, softmax, document context, no dropout", 1, OutputKind::softmax,
+       CharEncoderKind::none, 0.0, 3},
+      {"2 layers, CRF, char CNN, document context, dropout", 2, OutputKind::crf,
+       CharEncoderKind::cnn, 0.3, 4},
   };
   for (const Composition& c : compositions) {
     INFO(c.name);
@@ -197,6 +210,7 @@ TEST_CASE("whole-network gradients match finite differences, dropout on, every c
     shape.char_vocabulary_size = 7;
     shape.char_embedding_dim = 4;
     shape.char_hidden_dim = 5;
+    shape.doc_context_dim = c.doc_context_dim;
     check_network_gradients(shape, 3);
   }
 }

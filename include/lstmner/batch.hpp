@@ -33,6 +33,8 @@ struct EncodedSentence {
   std::vector<std::uint8_t> singleton;
   /// Per token: its id in the pretrained-vector block's table; empty without that block.
   std::vector<std::int32_t> vectors;
+  /// Per token: its document-context class (blocks/doc_context.hpp); empty without that block.
+  std::vector<std::int32_t> doc_context;
   /// The character ids of every token, token i's at [char_offsets[i], char_offsets[i + 1]);
   /// both empty without a character encoder.
   std::vector<std::int32_t> chars;
@@ -46,6 +48,8 @@ struct Batch {
   Tensor2<std::int32_t> casing;   ///< (batch, time)
   Tensor2<std::int32_t> tags;     ///< (batch, time); empty when the sentences carry no tags
   Tensor2<std::int32_t> vectors;  ///< (batch, time) pretrained-vector ids; empty without them
+  /// (batch, time) document-context classes; empty when the sentences carry none.
+  Tensor2<std::int32_t> doc_context;
   /// Character ids of token column c = b + B·t at [char_offsets[c], char_offsets[c + 1]) of
   /// `chars` (none at padded columns); both empty when the sentences carry no characters.
   std::vector<std::int32_t> chars;
@@ -59,22 +63,28 @@ struct Batch {
 
 namespace detail {
 
-/// batch.vectors from the sentences' vector ids (empty when the first sentence has none).
-inline void fill_batch_vectors(const std::vector<EncodedSentence>& data,
-                               const std::vector<std::size_t>& indices, Batch& batch) {
-  const Index B = batch.batch_size(), T = batch.max_length();
-  if (data[indices.front()].vectors.empty()) {
-    batch.vectors.resize(0, 0);
+/// One of the batch's optional per-token id tensors (batch.vectors, batch.doc_context) from the
+/// sentences' ids `member` (empty when the first sentence has none).
+inline void fill_batch_ids(const std::vector<EncodedSentence>& data,
+                           const std::vector<std::size_t>& indices,
+                           std::vector<std::int32_t> EncodedSentence::*member,
+                           Tensor2<std::int32_t>& out, const char* what) {
+  const Index B = static_cast<Index>(indices.size());
+  Index T = 0;
+  for (std::size_t i : indices) T = std::max(T, static_cast<Index>(data[i].size()));
+  if ((data[indices.front()].*member).empty()) {
+    out.resize(0, 0);
     return;
   }
-  batch.vectors.resize(B, T);
-  batch.vectors.setZero();
+  out.resize(B, T);
+  out.setZero();
   for (Index b = 0; b < B; ++b) {
     const EncodedSentence& s = data[indices[static_cast<std::size_t>(b)]];
-    if (s.vectors.size() != s.words.size())
-      require(false, "fill_batch: a sentence has no pretrained-vector id for every token");
+    const std::vector<std::int32_t>& ids = s.*member;
+    if (ids.size() != s.words.size())
+      require(false, std::string("fill_batch: a sentence has no ") + what + " for every token");
     for (Index t = 0; t < static_cast<Index>(s.size()); ++t)
-      batch.vectors(b, t) = s.vectors[static_cast<std::size_t>(t)];
+      out(b, t) = ids[static_cast<std::size_t>(t)];
   }
 }
 
@@ -158,7 +168,10 @@ inline void fill_batch(const std::vector<EncodedSentence>& data,
       if (tagged) batch.tags(b, t) = s.tags[k];
     }
   }
-  detail::fill_batch_vectors(data, indices, batch);
+  detail::fill_batch_ids(data, indices, &EncodedSentence::vectors, batch.vectors,
+                         "pretrained-vector id");
+  detail::fill_batch_ids(data, indices, &EncodedSentence::doc_context, batch.doc_context,
+                         "document-context class");
   detail::fill_batch_chars(data, indices, batch);
 }
 

@@ -29,6 +29,7 @@
 
 #include <lstmner/batch.hpp>
 #include <lstmner/blocks/char_block.hpp>
+#include <lstmner/blocks/doc_context.hpp>
 #include <lstmner/blocks/embedding_block.hpp>
 #include <lstmner/char_bilstm.hpp>
 #include <lstmner/char_cnn.hpp>
@@ -60,6 +61,7 @@ struct NetworkShape {
   Index num_tags = 0;         ///< K
   Index embedding_dim = 100;  ///< word embedding rows; 0 = no word block
   Index casing_dim = 0;       ///< casing embedding rows; 0 = no casing block
+  Index doc_context_dim = 0;  ///< document-context embedding rows; 0 = no such block
   Index hidden_dim = 100;     ///< BiLSTM units per direction
   int lstm_layers = 1;        ///< stacked BiLSTM layers
   CharEncoderKind char_encoder = CharEncoderKind::none;
@@ -96,6 +98,10 @@ inline std::vector<ParamShape> parameter_shapes(const NetworkShape& shape) {
   if (shape.casing_dim > 0) {
     list.push_back({"casing.table", shape.casing_dim, shape.casing_classes});
     input_rows += shape.casing_dim;
+  }
+  if (shape.doc_context_dim > 0) {
+    list.push_back({"doc_context.table", shape.doc_context_dim, num_doc_context_classes});
+    input_rows += shape.doc_context_dim;
   }
   if (shape.vector_vocabulary_size > 0) {
     list.push_back({"vectors.table", shape.vector_dim, shape.vector_vocabulary_size});
@@ -294,6 +300,8 @@ class TaggerNetwork {
       blocks.push_back(std::make_unique<EmbeddingBlock<Scalar>>(
           "casing", &Batch::casing,
           Embedding<Scalar>(shape.casing_classes, shape.casing_dim, rng)));
+    if (shape.doc_context_dim > 0)
+      blocks.push_back(make_doc_context_block<Scalar>(shape.doc_context_dim, rng));
     if (shape.vector_vocabulary_size > 0) {
       auto vectors = std::make_unique<EmbeddingBlock<Scalar>>(
           "vectors", &Batch::vectors,

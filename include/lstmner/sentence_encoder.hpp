@@ -13,10 +13,15 @@
 /// Tag ids: O first, then the other tags of config.train_scheme in string order, so the same data
 /// always gives the same ids. With a character encoder (config.char_encoder), every token also
 /// gets the ids of its characters (Unicode code points, case kept; char_vocabulary.hpp), from a
-/// character vocabulary built from the training words. All const members may be called from
-/// several threads at once.
+/// character vocabulary built from the training words. With a document-context block
+/// (config.doc_context_dim > 0) every token also gets its document-context class
+/// (blocks/doc_context.hpp), computed over its document: encode() takes the classes computed
+/// by the caller over the whole document (doc_context_ids), or, given none, takes the sentence
+/// alone as its document; encode_training_data() cuts the data into its -DOCSTART- documents.
+/// All const members may be called from several threads at once.
 
 #include <lstmner/batch.hpp>
+#include <lstmner/blocks/doc_context.hpp>
 #include <lstmner/blocks/vectors_block.hpp>
 #include <lstmner/casing.hpp>
 #include <lstmner/char_vocabulary.hpp>
@@ -99,9 +104,26 @@ class SentenceEncoder {
 
   /// Word and casing ids of `tokens`; with `mark_singletons` (training data) also which words
   /// occur once in the training data. A word already mapped to <unk> (rarer than
-  /// min_word_count) is not marked: replacing it by <unk> would change nothing.
-  EncodedSentence encode(const std::vector<std::string>& tokens, bool mark_singletons) const {
+  /// min_word_count) is not marked: replacing it by <unk> would change nothing. With a
+  /// document-context block, `doc_context` holds the tokens' classes computed over their
+  /// document (one per token); nullptr: the sentence is its own document.
+  EncodedSentence encode(const std::vector<std::string>& tokens, bool mark_singletons,
+                         const std::vector<std::int32_t>* doc_context = nullptr) const {
     EncodedSentence e;
+    if (uses_doc_context()) {
+      if (doc_context != nullptr) {
+        if (doc_context->size() != tokens.size())
+          require(false, "SentenceEncoder::encode: " + std::to_string(doc_context->size()) +
+                             " document-context classes for " + std::to_string(tokens.size()) +
+                             " tokens");
+        e.doc_context = *doc_context;
+      } else {
+        std::vector<std::vector<std::int32_t>> ids;
+        document_context_ids([&](std::size_t) -> const std::vector<std::string>& { return tokens; },
+                             0, 1, ids);
+        e.doc_context = std::move(ids.front());
+      }
+    }
     e.words.reserve(tokens.size());
     e.casing.reserve(tokens.size());
     for (const auto& token : tokens) {
@@ -131,13 +153,28 @@ class SentenceEncoder {
   std::vector<EncodedSentence> encode_training_data(const ConllDocument& train) const {
     std::vector<EncodedSentence> encoded;
     encoded.reserve(train.sentences.size());
-    for (const Sentence& s : train.sentences) {
-      EncodedSentence e = encode(s.words, true);
+    const std::vector<std::vector<std::int32_t>> context = document_context(train);
+    for (std::size_t i = 0; i < train.sentences.size(); ++i) {
+      const Sentence& s = train.sentences[i];
+      EncodedSentence e = encode(s.words, true, context.empty() ? nullptr : &context[i]);
       for (const auto& t : convert_tags(s.tags, train.scheme, config_.train_scheme))
         e.tags.push_back(tag_ids_.at(t));
       encoded.push_back(std::move(e));
     }
     return encoded;
+  }
+
+  /// Whether sentences carry document-context classes (config.doc_context_dim > 0).
+  bool uses_doc_context() const { return config_.doc_context_dim > 0; }
+
+  /// The document-context classes of every sentence of `data`, its documents cut at its
+  /// -DOCSTART- lines (Sentence::starts_document); empty without a document-context block.
+  std::vector<std::vector<std::int32_t>> document_context(const ConllDocument& data) const {
+    if (!uses_doc_context()) return {};
+    return doc_context_ids(
+        data.sentences.size(),
+        [&](std::size_t i) -> const std::vector<std::string>& { return data.sentences[i].words; },
+        [&](std::size_t i) { return data.sentences[i].starts_document; });
   }
 
   const Vocabulary& words() const { return words_; }

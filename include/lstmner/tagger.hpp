@@ -177,29 +177,36 @@ class Tagger {
   }
 
   /// Tags of one tokenised sentence, in output_scheme(). An empty sentence gives no tags.
+  /// (With a document-context block the sentence is its own document.)
   std::vector<std::string> predict(const std::vector<std::string>& tokens) const {
     return predict(std::vector<std::vector<std::string>>{tokens}).front();
   }
 
   /// Tags of many sentences at once (batched by length internally; faster than one at a time),
   /// on the Tagger's threads (detail/prediction.hpp says how the work is shared out).
+  /// Documents: with a document-context block (config().doc_context_dim > 0) a token's features
+  /// depend on its document; `starts_document` (one flag per sentence, as
+  /// Sentence::starts_document) says which sentences open one. Without it, or empty, the
+  /// sentences of the call are one document. Models without that block ignore it.
   std::vector<std::vector<std::string>> predict(
-      const std::vector<std::vector<std::string>>& sentences) const {
+      const std::vector<std::vector<std::string>>& sentences,
+      const std::vector<bool>& starts_document = {}) const {
     std::vector<std::vector<std::string>> result(sentences.size());
-    run_prediction(sentences, nullptr, [&](std::size_t i, TaggedSentence& analyzed) {
-      result[i] = std::move(analyzed.tags);
-    });
+    run_prediction(
+        sentences, starts_document, nullptr,
+        [&](std::size_t i, TaggedSentence& analyzed) { result[i] = std::move(analyzed.tags); });
     return result;
   }
 
   /// The best tags, the entities (with confidences) and, when asked, the n best tag sequences of
-  /// many sentences (batched and threaded like predict).
+  /// many sentences (batched and threaded like predict; documents as there).
   std::vector<TaggedSentence> tag(const std::vector<std::vector<std::string>>& sentences,
-                                  const TaggingOptions& options = {}) const {
+                                  const TaggingOptions& options = {},
+                                  const std::vector<bool>& starts_document = {}) const {
     std::vector<TaggedSentence> result(sentences.size());
-    run_prediction(sentences, &options, [&](std::size_t i, TaggedSentence& analyzed) {
-      result[i] = std::move(analyzed);
-    });
+    run_prediction(
+        sentences, starts_document, &options,
+        [&](std::size_t i, TaggedSentence& analyzed) { result[i] = std::move(analyzed); });
     return result;
   }
 
@@ -216,7 +223,8 @@ class Tagger {
   }
 
   /// Entity-level scores of the predictions on `data` against its own tags (conlleval rules by
-  /// default). Predictions are compared in the scheme of `data`.
+  /// default). Predictions are compared in the scheme of `data`. Its documents are cut at its
+  /// -DOCSTART- lines (document_starts()).
   EvaluationReport evaluate(const ConllDocument& data, const ScoringOptions& options = {}) const {
     std::vector<std::vector<std::string>> words, gold;
     words.reserve(data.sentences.size());
@@ -228,11 +236,18 @@ class Tagger {
       words.push_back(s.words);
       gold.push_back(s.tags);
     }
-    std::vector<std::vector<std::string>> predicted = predict(words);
+    std::vector<std::vector<std::string>> predicted = predict(words, document_starts(data));
     if (data.scheme != output_scheme_) {
       for (auto& tags : predicted) tags = convert_tags(tags, output_scheme_, data.scheme);
     }
     return lstmner::evaluate(gold, predicted, options);
+  }
+
+  /// Which sentences of `data` open a document (Sentence::starts_document), for predict().
+  static std::vector<bool> document_starts(const ConllDocument& data) {
+    std::vector<bool> starts(data.sentences.size());
+    for (std::size_t i = 0; i < starts.size(); ++i) starts[i] = data.sentences[i].starts_document;
+    return starts;
   }
 
   const TaggerConfig& config() const { return config_; }
@@ -345,6 +360,7 @@ class Tagger {
         piece.tags = slice(s.tags, begin, end);
         piece.singleton = slice(s.singleton, begin, end);
         piece.vectors = slice(s.vectors, begin, end);
+        piece.doc_context = slice(s.doc_context, begin, end);
         if (!s.char_offsets.empty()) {  // token i's characters: [char_offsets[i], [i + 1])
           const std::int32_t first = s.char_offsets[begin];
           piece.chars = slice(s.chars, static_cast<std::size_t>(first),
@@ -387,8 +403,17 @@ class Tagger {
   /// entities are those of its pieces, one after the other, and it gets no n-best list.
   template <class Deliver>
   void run_prediction(const std::vector<std::vector<std::string>>& sentences,
-                      const TaggingOptions* options, Deliver&& deliver) const {
+                      const std::vector<bool>& starts_document, const TaggingOptions* options,
+                      Deliver&& deliver) const {
     require_trained("predict");
+    if (!starts_document.empty() && starts_document.size() != sentences.size()) {
+      require(false, "Tagger::predict: " + std::to_string(starts_document.size()) +
+                         " document flags for " + std::to_string(sentences.size()) + " sentences");
+    }
+    // Document-context classes need the whole document: computed here, before the batches.
+    const std::vector<std::vector<std::int32_t>> doc_context =
+        encoder_.uses_doc_context() ? doc_context_ids(sentences, starts_document)
+                                    : std::vector<std::vector<std::int32_t>>();
     require(prediction_batch_size >= 1,
             "Tagger::predict: prediction_batch_size must be at least 1");
     require(prediction_max_padding >= 0.0,  // false for NaN too
@@ -409,12 +434,20 @@ class Tagger {
       const std::vector<std::size_t>& indices = plan.batches[k];
       for (std::size_t i : indices) {
         const std::vector<std::string>& sentence = sentences[plan.source[i]];
+        const std::vector<std::int32_t>* sentence_context =
+            doc_context.empty() ? nullptr : &doc_context[plan.source[i]];
         if (is_piece(i)) {
           const auto first = sentence.begin() + static_cast<std::ptrdiff_t>(plan.begin[i]);
           piece_tokens[i].assign(first, first + static_cast<std::ptrdiff_t>(plan.length[i]));
-          encoded[i] = encoder_.encode(piece_tokens[i], false);
+          std::vector<std::int32_t> piece_context;
+          if (sentence_context != nullptr) {
+            const auto c = sentence_context->begin() + static_cast<std::ptrdiff_t>(plan.begin[i]);
+            piece_context.assign(c, c + static_cast<std::ptrdiff_t>(plan.length[i]));
+          }
+          encoded[i] = encoder_.encode(piece_tokens[i], false,
+                                       sentence_context != nullptr ? &piece_context : nullptr);
         } else {
-          encoded[i] = encoder_.encode(sentence, false);
+          encoded[i] = encoder_.encode(sentence, false, sentence_context);
         }
       }
       auto lease = scratch_.acquire();
@@ -552,6 +585,7 @@ class Tagger {
     shape.num_tags = static_cast<Index>(tags().size());
     shape.embedding_dim = config_.embedding_dim;
     shape.casing_dim = config_.casing_dim;
+    shape.doc_context_dim = config_.doc_context_dim;
     shape.hidden_dim = config_.hidden_dim;
     shape.lstm_layers = config_.lstm_layers;
     shape.char_encoder = config_.char_encoder;

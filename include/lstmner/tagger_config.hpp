@@ -70,7 +70,10 @@ struct TaggerConfig {
   int embedding_dim = 100;  ///< word embedding size
   int hidden_dim = 100;     ///< LSTM hidden size per direction
   int casing_dim = 16;      ///< casing-feature embedding size (Huang et al. 2015); 0 disables it
-  int lstm_layers = 1;      ///< stacked BiLSTM layers, dropout between them
+  /// Document-context feature embedding size (blocks/doc_context.hpp: how the token's word is
+  /// cased elsewhere in its document); 0 disables it.
+  int doc_context_dim = 0;
+  int lstm_layers = 1;  ///< stacked BiLSTM layers, dropout between them
   CharEncoderKind char_encoder = CharEncoderKind::none;  ///< the character-level word encoder
   int char_embedding_dim = 25;                           ///< character vector size
   int char_hidden_dim = 25;  ///< char BiLSTM units per direction, or char CNN filters
@@ -134,6 +137,7 @@ struct TaggerConfig {
     check(embedding_dim >= 1 && embedding_dim <= 4096, "embedding_dim", "must be in 1..4096");
     check(hidden_dim >= 1 && hidden_dim <= 4096, "hidden_dim", "must be in 1..4096");
     check(casing_dim >= 0 && casing_dim <= 256, "casing_dim", "must be in 0..256");
+    check(doc_context_dim >= 0 && doc_context_dim <= 256, "doc_context_dim", "must be in 0..256");
     check(lstm_layers >= 1 && lstm_layers <= 8, "lstm_layers", "must be in 1..8");
     check(char_embedding_dim >= 1 && char_embedding_dim <= 1024, "char_embedding_dim",
           "must be in 1..1024");

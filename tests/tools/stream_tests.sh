@@ -6,7 +6,8 @@
 #     whole input at once, as lstmner-tag tagged before it streamed), from a file and from stdin,
 #     for CoNLL and raw text, CoNLL and JSON output; -DOCSTART- lines of empty documents kept; an
 #     error in a late window names file and line after the earlier windows are written; progress
-#     only when stderr is a terminal.
+#     only when stderr is a terminal. With a document-context model (documents held whole across
+#     windows): the same output for every window at least as long as the longest document.
 #   stream_tests.sh parallel BIN_DIR SAMPLE_DIR
 #     GNU parallel --pipe -k, cutting the input at blank lines (--recend '\n\n'), at -DOCSTART-
 #     lines (--recstart), or raw text at any line, gives the single process's output byte for
@@ -67,6 +68,30 @@ if [[ $mode == window ]]; then
   check "  ... one blank line after each sentence and -DOCSTART- line" \
     test "$(grep -c '^$' "$work/out")" = 7
   check "  ... nine lines in all (five -DOCSTART-, four tokens)" test "$(grep -c . "$work/out")" = 9
+
+  # A model with a document-context block: a window's last document is held back and tagged with
+  # the next window, so every window at least as long as the longest document (11 sentences in
+  # the sample; 12 raw-text lines with the blank line after it) gives the output of the whole
+  # input at once. A shorter window cuts documents; it still runs.
+  "$bin/lstmner-train" --data "$sample" --emb-dim 16 --hidden 16 --casing-dim 4 --batch-size 8 \
+    --doc-context-dim 4 --epochs 2 --patience 0 --threads 1 --seed 3 --model "$work/d.model" \
+    -q >/dev/null 2>"$work/err" || { not_ok "training a document-context model"; cat "$work/err"; }
+  dtag=("$bin/lstmner-tag" -m "$work/d.model" --threads 2)
+  for input in corpus raw; do
+    format=conll
+    [[ $input == raw ]] && format=text
+    "${dtag[@]}" --input-format $format --window 0 "$work/$input.txt" >"$work/whole"
+    for window in 13 50 default; do
+      opt=(--window $window)
+      [[ $window == default ]] && opt=()
+      "${dtag[@]}" --input-format $format "${opt[@]}" <"$work/$input.txt" >"$work/streamed"
+      same "document context: $input, --window $window: the output of --window 0" \
+        "$work/whole" "$work/streamed"
+    done
+    "${dtag[@]}" --input-format $format --window 1 <"$work/$input.txt" >"$work/streamed"
+    check "document context: $input, --window 1 (documents cut): every line written" \
+      test "$(wc -l <"$work/streamed")" = "$(wc -l <"$work/whole")"
+  done
 
   # A bad line in a late window: the earlier windows are written, the error names file and line.
   { cat "$sample/test.txt"; printf 'German JJ B-MISC\ncall NN\n\n'; } >"$work/bad.txt"

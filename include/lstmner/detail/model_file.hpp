@@ -95,6 +95,7 @@ void model_fields(Header& h, Field&& field) {
   field("char_embedding_dim", c.char_embedding_dim, 25, required);
   field("char_hidden_dim", c.char_hidden_dim, 25, required);
   field("vector_dim", h.vector_dim, std::uint64_t{0}, required);
+  field("doc_context_dim", c.doc_context_dim, 0, required);
   // How the model was trained: kept for the record, not needed to tag.
   field("min_word_count", c.min_word_count, 1, optional);
   field("dropout", c.dropout, 0.5, optional);
@@ -424,6 +425,7 @@ class ModelFile {
     shape_.num_tags = static_cast<Index>(num_tags);
     shape_.embedding_dim = config.embedding_dim;
     shape_.casing_dim = config.casing_dim;
+    shape_.doc_context_dim = config.doc_context_dim;
     shape_.hidden_dim = config.hidden_dim;
     shape_.lstm_layers = config.lstm_layers;
     shape_.char_encoder = config.char_encoder;
